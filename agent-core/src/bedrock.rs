@@ -1,0 +1,350 @@
+//! The Bedrock Converse model, through the official AWS SDK.
+//!
+//! Configuration is the standard AWS chain (`aws-config`: region, profile, credentials, and the
+//! endpoint overrides `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`); an explicit
+//! endpoint can be given too, which is how tests point the real client at wiremock. The SDK's
+//! own retries are switched off: the agent's [`RetryPolicy`](crate::RetryPolicy) is the one
+//! retry policy, so attempts are counted and backed off in one place.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_bedrockruntime::Client;
+use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrockruntime::operation::converse::{ConverseError, ConverseOutput};
+use aws_sdk_bedrockruntime::types as sdk;
+use aws_smithy_types::{Document, Number};
+use serde_json::Value;
+
+use crate::message::{
+    ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
+};
+use crate::model::{ConverseRequest, Model, ModelError, ModelResponse, StopReason, Usage};
+use crate::tool::ToolSpec;
+
+/// The tutorial's model: Claude Sonnet 4 through the US cross-region inference profile.
+pub const DEFAULT_MODEL_ID: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+
+/// A Bedrock model called with the Converse API.
+#[derive(Clone, Debug)]
+pub struct BedrockModel {
+    client: Client,
+    model_id: String,
+}
+
+impl BedrockModel {
+    /// Loads the standard AWS configuration from the environment.
+    pub async fn from_env(model_id: impl Into<String>) -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::from_sdk_config(&config, model_id, None)
+    }
+
+    /// Builds on an SDK configuration, optionally sending every request to `endpoint`.
+    pub fn from_sdk_config(
+        config: &SdkConfig,
+        model_id: impl Into<String>,
+        endpoint: Option<&str>,
+    ) -> Self {
+        let mut builder = aws_sdk_bedrockruntime::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled());
+        if let Some(endpoint) = endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Self {
+            client: Client::from_conf(builder.build()),
+            model_id: model_id.into(),
+        }
+    }
+
+    /// The model id requests are sent for.
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// The region the client is configured for, if any.
+    pub fn region(&self) -> Option<String> {
+        self.client.config().region().map(ToString::to_string)
+    }
+}
+
+#[async_trait]
+impl Model for BedrockModel {
+    fn describe(&self) -> String {
+        format!(
+            "bedrock:{} (region {})",
+            self.model_id,
+            self.region().unwrap_or_else(|| "not configured".into())
+        )
+    }
+
+    async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
+        let messages = request
+            .messages
+            .iter()
+            .map(to_sdk_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut call = self
+            .client
+            .converse()
+            .model_id(&self.model_id)
+            .set_messages(Some(messages))
+            .system(sdk::SystemContentBlock::Text(request.system.to_owned()))
+            .inference_config(sdk::InferenceConfiguration::builder().build());
+        if !request.tools.is_empty() {
+            call = call.tool_config(to_sdk_tool_config(request.tools)?);
+        }
+        let output = call.send().await.map_err(from_sdk_error)?;
+        from_sdk_output(output)
+    }
+}
+
+fn invalid_request(error: impl std::fmt::Display) -> ModelError {
+    ModelError::Rejected {
+        message: format!("the request could not be built: {error}"),
+    }
+}
+
+fn to_sdk_message(message: &Message) -> Result<sdk::Message, ModelError> {
+    let role = match message.role {
+        Role::User => sdk::ConversationRole::User,
+        Role::Assistant => sdk::ConversationRole::Assistant,
+    };
+    let content = message
+        .content
+        .iter()
+        .map(to_sdk_block)
+        .collect::<Result<Vec<_>, _>>()?;
+    sdk::Message::builder()
+        .role(role)
+        .set_content(Some(content))
+        .build()
+        .map_err(invalid_request)
+}
+
+fn to_sdk_block(block: &ContentBlock) -> Result<sdk::ContentBlock, ModelError> {
+    Ok(match block {
+        ContentBlock::Text(text) => sdk::ContentBlock::Text(text.clone()),
+        ContentBlock::ToolUse(tool_use) => sdk::ContentBlock::ToolUse(
+            sdk::ToolUseBlock::builder()
+                .tool_use_id(&tool_use.tool_use_id)
+                .name(&tool_use.name)
+                .input(to_document(&tool_use.input))
+                .build()
+                .map_err(invalid_request)?,
+        ),
+        ContentBlock::ToolResult(result) => {
+            let content = result
+                .content
+                .iter()
+                .map(|part| match part {
+                    ToolResultContent::Text(text) => {
+                        sdk::ToolResultContentBlock::Text(text.clone())
+                    }
+                    ToolResultContent::Json(value) => {
+                        sdk::ToolResultContentBlock::Json(to_document(value))
+                    }
+                })
+                .collect();
+            let status = match result.status {
+                ToolResultStatus::Success => sdk::ToolResultStatus::Success,
+                ToolResultStatus::Error => sdk::ToolResultStatus::Error,
+            };
+            sdk::ContentBlock::ToolResult(
+                sdk::ToolResultBlock::builder()
+                    .tool_use_id(&result.tool_use_id)
+                    .set_content(Some(content))
+                    .status(status)
+                    .build()
+                    .map_err(invalid_request)?,
+            )
+        }
+    })
+}
+
+fn to_sdk_tool_config(tools: &[ToolSpec]) -> Result<sdk::ToolConfiguration, ModelError> {
+    let tools = tools
+        .iter()
+        .map(|spec| {
+            sdk::ToolSpecification::builder()
+                .name(&spec.name)
+                .description(&spec.description)
+                .input_schema(sdk::ToolInputSchema::Json(to_document(&spec.input_schema)))
+                .build()
+                .map(sdk::Tool::ToolSpec)
+                .map_err(invalid_request)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    sdk::ToolConfiguration::builder()
+        .set_tools(Some(tools))
+        .tool_choice(sdk::ToolChoice::Auto(
+            sdk::AutoToolChoice::builder().build(),
+        ))
+        .build()
+        .map_err(invalid_request)
+}
+
+fn from_sdk_output(output: ConverseOutput) -> Result<ModelResponse, ModelError> {
+    let Some(sdk::ConverseOutput::Message(message)) = output.output else {
+        return Err(ModelError::Malformed {
+            message: "the response has no output message".into(),
+        });
+    };
+    let role = match message.role {
+        sdk::ConversationRole::Assistant => Role::Assistant,
+        sdk::ConversationRole::User => Role::User,
+        other => {
+            return Err(ModelError::Malformed {
+                message: format!("unknown message role `{}`", other.as_str()),
+            });
+        }
+    };
+    let content = message
+        .content
+        .into_iter()
+        .filter_map(|block| match block {
+            sdk::ContentBlock::Text(text) => Some(ContentBlock::Text(text)),
+            sdk::ContentBlock::ToolUse(tool_use) => Some(ContentBlock::ToolUse(ToolUse {
+                tool_use_id: tool_use.tool_use_id,
+                name: tool_use.name,
+                input: from_document(&tool_use.input),
+            })),
+            sdk::ContentBlock::ToolResult(result) => {
+                Some(ContentBlock::ToolResult(from_sdk_tool_result(result)))
+            }
+            other => {
+                tracing::warn!(block = ?other, "ignoring a content block this agent does not use");
+                None
+            }
+        })
+        .collect();
+    let usage = output.usage.map(|usage| Usage {
+        input_tokens: non_negative(usage.input_tokens),
+        output_tokens: non_negative(usage.output_tokens),
+        total_tokens: non_negative(usage.total_tokens),
+    });
+    Ok(ModelResponse {
+        message: Message { role, content },
+        stop_reason: StopReason::from(output.stop_reason.as_str()),
+        usage: usage.unwrap_or_default(),
+    })
+}
+
+fn from_sdk_tool_result(result: sdk::ToolResultBlock) -> ToolResult {
+    ToolResult {
+        tool_use_id: result.tool_use_id,
+        content: result
+            .content
+            .into_iter()
+            .filter_map(|part| match part {
+                sdk::ToolResultContentBlock::Text(text) => Some(ToolResultContent::Text(text)),
+                sdk::ToolResultContentBlock::Json(document) => {
+                    Some(ToolResultContent::Json(from_document(&document)))
+                }
+                _ => None,
+            })
+            .collect(),
+        status: match result.status {
+            Some(sdk::ToolResultStatus::Error) => ToolResultStatus::Error,
+            _ => ToolResultStatus::Success,
+        },
+    }
+}
+
+fn non_negative(count: i32) -> u64 {
+    u64::try_from(count).unwrap_or(0)
+}
+
+/// Sorts an SDK failure into the kinds the agent acts on.
+fn from_sdk_error(error: SdkError<ConverseError>) -> ModelError {
+    match &error {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let service_error = context.err();
+            let code = service_error.code().unwrap_or("UnknownError");
+            let message = service_error.message().unwrap_or("no message").to_owned();
+            match service_error {
+                ConverseError::ThrottlingException(_) => ModelError::Throttled { message },
+                ConverseError::ModelNotReadyException(_)
+                | ConverseError::ModelTimeoutException(_) => ModelError::Unavailable {
+                    status,
+                    message: format!("{code}: {message}"),
+                },
+                _ if status == 429 => ModelError::Throttled { message },
+                _ if status >= 500 => ModelError::Unavailable {
+                    status,
+                    message: format!("{code}: {message}"),
+                },
+                _ => ModelError::Rejected {
+                    message: format!("{code} ({status}): {message}"),
+                },
+            }
+        }
+        SdkError::ResponseError(_) => ModelError::Malformed {
+            message: DisplayErrorContext(&error).to_string(),
+        },
+        SdkError::TimeoutError(_) => ModelError::Connection {
+            message: format!("timed out: {}", DisplayErrorContext(&error)),
+        },
+        _ => ModelError::Connection {
+            message: DisplayErrorContext(&error).to_string(),
+        },
+    }
+}
+
+/// JSON to the SDK's document type.
+pub fn to_document(value: &Value) -> Document {
+    match value {
+        Value::Null => Document::Null,
+        Value::Bool(flag) => Document::Bool(*flag),
+        Value::Number(number) => Document::Number(if let Some(unsigned) = number.as_u64() {
+            Number::PosInt(unsigned)
+        } else if let Some(signed) = number.as_i64() {
+            Number::NegInt(signed)
+        } else {
+            Number::Float(number.as_f64().unwrap_or(f64::NAN))
+        }),
+        Value::String(text) => Document::String(text.clone()),
+        Value::Array(items) => Document::Array(items.iter().map(to_document).collect()),
+        Value::Object(fields) => Document::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.clone(), to_document(value)))
+                .collect::<HashMap<_, _>>(),
+        ),
+    }
+}
+
+/// The SDK's document type to JSON.
+pub fn from_document(document: &Document) -> Value {
+    match document {
+        Document::Null => Value::Null,
+        Document::Bool(flag) => Value::Bool(*flag),
+        Document::Number(Number::PosInt(unsigned)) => Value::from(*unsigned),
+        Document::Number(Number::NegInt(signed)) => Value::from(*signed),
+        Document::Number(Number::Float(float)) => {
+            serde_json::Number::from_f64(*float).map_or(Value::Null, Value::Number)
+        }
+        Document::String(text) => Value::String(text.clone()),
+        Document::Array(items) => Value::Array(items.iter().map(from_document).collect()),
+        Document::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.clone(), from_document(value)))
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn documents_round_trip_json() {
+        let value = json!({"a": [1, -2, 2.5, "x", true, null, {"b": {}}]});
+        assert_eq!(from_document(&to_document(&value)), value);
+    }
+}

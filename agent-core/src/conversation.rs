@@ -1,0 +1,166 @@
+//! A session's history and the sliding window that bounds it.
+
+use crate::message::Message;
+
+/// The messages of one conversation, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Conversation {
+    messages: Vec<Message>,
+}
+
+impl Conversation {
+    /// An empty conversation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The messages, oldest first.
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// Number of messages.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// True when nothing has been said yet.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// Appends a message.
+    pub fn push(&mut self, message: Message) {
+        self.messages.push(message);
+    }
+
+    /// Drops messages from `len` on; used to undo a failed invocation.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.messages.truncate(len);
+    }
+}
+
+impl From<Vec<Message>> for Conversation {
+    fn from(messages: Vec<Message>) -> Self {
+        Self { messages }
+    }
+}
+
+/// Keeps a conversation to at most `max_messages`, dropping the oldest whole turns.
+///
+/// The history always starts at a user message that opens a turn, so a tool use is never kept
+/// without its result nor a result without its use. When no such start lies within the window
+/// (one turn with many tool rounds), the latest turn is kept whole, even if that is longer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlidingWindow {
+    pub max_messages: usize,
+}
+
+impl Default for SlidingWindow {
+    /// 40 messages, as Strands' `SlidingWindowConversationManager`.
+    fn default() -> Self {
+        Self { max_messages: 40 }
+    }
+}
+
+impl SlidingWindow {
+    /// Trims `conversation` in place.
+    pub fn apply(&self, conversation: &mut Conversation) {
+        let messages = &conversation.messages;
+        let len = messages.len();
+        if len <= self.max_messages {
+            return;
+        }
+        let earliest = len - self.max_messages;
+        let cut = (earliest..len)
+            .find(|&index| messages[index].starts_turn())
+            .or_else(|| {
+                (0..earliest)
+                    .rev()
+                    .find(|&index| messages[index].starts_turn())
+            })
+            .unwrap_or(0);
+        conversation.messages.drain(..cut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{ContentBlock, Role, ToolResult, ToolUse};
+    use serde_json::json;
+
+    fn tool_round(id: &str) -> [Message; 2] {
+        [
+            Message {
+                role: Role::Assistant,
+                content: vec![ContentBlock::ToolUse(ToolUse {
+                    tool_use_id: id.into(),
+                    name: "weather".into(),
+                    input: json!({}),
+                })],
+            },
+            Message {
+                role: Role::User,
+                content: vec![ContentBlock::ToolResult(ToolResult::success(id, "sunny"))],
+            },
+        ]
+    }
+
+    /// A turn of `rounds` tool rounds: prompt, (use, result)×rounds, answer.
+    fn turn(prompt: &str, rounds: usize) -> Vec<Message> {
+        let mut messages = vec![Message::user(prompt)];
+        for round in 0..rounds {
+            messages.extend(tool_round(&format!("{prompt}-{round}")));
+        }
+        messages.push(Message::assistant("done"));
+        messages
+    }
+
+    fn assert_valid_start(conversation: &Conversation) {
+        assert!(conversation.messages()[0].starts_turn(), "{conversation:?}");
+    }
+
+    #[test]
+    fn short_history_is_untouched() {
+        let mut conversation = Conversation::from(turn("a", 1));
+        SlidingWindow { max_messages: 4 }.apply(&mut conversation);
+        assert_eq!(conversation.len(), 4);
+    }
+
+    #[test]
+    fn drops_oldest_turns_whole() {
+        let mut messages = turn("a", 1);
+        messages.extend(turn("b", 0));
+        messages.extend(turn("c", 1));
+        let mut conversation = Conversation::from(messages);
+        assert_eq!(conversation.len(), 10);
+
+        SlidingWindow { max_messages: 7 }.apply(&mut conversation);
+        // Cutting at 3 would start on a tool result; the first turn start inside is "b".
+        assert_eq!(conversation.len(), 6);
+        assert_eq!(conversation.messages()[0], Message::user("b"));
+        assert_valid_start(&conversation);
+    }
+
+    #[test]
+    fn never_starts_on_a_tool_result_or_assistant() {
+        for max in 1..=12 {
+            let mut messages = turn("a", 2);
+            messages.extend(turn("b", 3));
+            let mut conversation = Conversation::from(messages);
+            SlidingWindow { max_messages: max }.apply(&mut conversation);
+            assert_valid_start(&conversation);
+        }
+    }
+
+    #[test]
+    fn keeps_the_latest_turn_whole_when_it_alone_exceeds_the_window() {
+        let mut messages = turn("a", 0);
+        messages.extend(turn("b", 5));
+        let mut conversation = Conversation::from(messages);
+        SlidingWindow { max_messages: 4 }.apply(&mut conversation);
+        assert_eq!(conversation.len(), 12);
+        assert_eq!(conversation.messages()[0], Message::user("b"));
+    }
+}

@@ -1,0 +1,36 @@
+//! Why an invocation failed, told apart so that the server maps each kind to one status.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::model::ModelError;
+
+/// An invocation that did not produce an answer. The conversation is left as it was before it.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum AgentError {
+    /// The model kept throttling through every retry.
+    #[error(
+        "the model is throttling requests and {attempts} attempts did not get through: {message}"
+    )]
+    Throttled {
+        attempts: u32,
+        message: String,
+        /// Seconds a client should wait before trying again.
+        retry_after_secs: u64,
+    },
+    /// The model failed in a way that waiting does not fix, or kept failing with 5xx.
+    #[error(transparent)]
+    Model(ModelError),
+    /// The model did not answer within the model timeout.
+    #[error("the model did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The model kept asking for tools past the cycle cap.
+    #[error(
+        "the agent stopped after {cycles} model calls that all asked for tools (the cap per invocation)"
+    )]
+    ToolLoopCap { cycles: u32 },
+    /// The invocation's own input cannot be used.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}

@@ -1,0 +1,38 @@
+//! The engine of a tool-using agent behind the AgentCore Runtime contract.
+//!
+//! - [`message`] and [`conversation`]: a history in Bedrock Converse's own shape, and the
+//!   sliding window that bounds it;
+//! - [`model`]: the one trait every model provider implements; [`bedrock`] (feature `bedrock`,
+//!   on by default) is Bedrock Converse through the AWS SDK, [`replay`] answers from recordings;
+//! - [`tool`]: tools and the registry that runs them without ever failing an invocation;
+//! - [`agent`]: the loop that ties them together, with retries, a cycle cap and rollback;
+//! - [`session`] and [`context`]: per-session state with AgentCore's lifecycle.
+
+pub mod agent;
+#[cfg(feature = "bedrock")]
+pub mod bedrock;
+pub mod context;
+pub mod conversation;
+pub mod error;
+pub mod message;
+pub mod model;
+pub mod replay;
+pub mod retry;
+pub mod scripted;
+pub mod session;
+pub mod tool;
+pub mod wire;
+
+pub use agent::{Agent, AgentBuilder, AgentConfig, AgentReply};
+#[cfg(feature = "bedrock")]
+pub use bedrock::{BedrockModel, DEFAULT_MODEL_ID};
+pub use context::RuntimeContext;
+pub use conversation::{Conversation, SlidingWindow};
+pub use error::AgentError;
+pub use message::{
+    ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
+};
+pub use model::{ConverseRequest, Model, ModelError, ModelResponse, StopReason, Usage};
+pub use retry::RetryPolicy;
+pub use session::{SessionConfig, SessionError, SessionId, SessionLease, SessionStore};
+pub use tool::{Tool, ToolError, ToolOutput, ToolRegistry, ToolSpec};

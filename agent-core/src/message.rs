@@ -1,0 +1,203 @@
+//! Conversation messages, shaped exactly like Bedrock Converse messages.
+//!
+//! The serde representation *is* the Bedrock wire format (`{"role": "user", "content": [{"text":
+//! …}, {"toolUse": {…}}, {"toolResult": {…}}]}`), so recordings, replay matching and the Bedrock
+//! client all speak one vocabulary and nothing is translated twice.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// One message of a conversation: a role and its content blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<ContentBlock>,
+}
+
+/// A block of message content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ContentBlock {
+    Text(String),
+    ToolUse(ToolUse),
+    ToolResult(ToolResult),
+}
+
+/// The model asking for a tool to be run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolUse {
+    pub tool_use_id: String,
+    pub name: String,
+    pub input: Value,
+}
+
+/// The outcome of one tool use, sent back to the model in a user message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolResult {
+    pub tool_use_id: String,
+    pub content: Vec<ToolResultContent>,
+    pub status: ToolResultStatus,
+}
+
+/// Whether a tool ran successfully; an error result still goes back to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolResultStatus {
+    Success,
+    Error,
+}
+
+/// A block of tool output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolResultContent {
+    Text(String),
+    Json(Value),
+}
+
+impl Message {
+    /// A user message holding one text block.
+    pub fn user(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: vec![ContentBlock::Text(text.into())],
+        }
+    }
+
+    /// An assistant message holding one text block.
+    pub fn assistant(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: vec![ContentBlock::Text(text.into())],
+        }
+    }
+
+    /// The text blocks of the message joined by newlines.
+    pub fn text(&self) -> String {
+        let texts: Vec<&str> = self
+            .content
+            .iter()
+            .filter_map(|block| match block {
+                ContentBlock::Text(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        texts.join("\n")
+    }
+
+    /// The tool uses the message asks for, in order.
+    pub fn tool_uses(&self) -> impl Iterator<Item = &ToolUse> {
+        self.content.iter().filter_map(|block| match block {
+            ContentBlock::ToolUse(tool_use) => Some(tool_use),
+            _ => None,
+        })
+    }
+
+    /// The tool results the message carries, in order.
+    pub fn tool_results(&self) -> impl Iterator<Item = &ToolResult> {
+        self.content.iter().filter_map(|block| match block {
+            ContentBlock::ToolResult(result) => Some(result),
+            _ => None,
+        })
+    }
+
+    /// True for a user message that opens a turn: user text, not the answer to a tool use.
+    ///
+    /// A history may only start at such a message; Bedrock rejects one that starts with an
+    /// assistant message or with a tool result whose tool use is gone.
+    pub fn starts_turn(&self) -> bool {
+        self.role == Role::User && self.tool_results().next().is_none()
+    }
+}
+
+impl ToolResult {
+    /// A successful result with one text block.
+    pub fn success(tool_use_id: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            tool_use_id: tool_use_id.into(),
+            content: vec![ToolResultContent::Text(text.into())],
+            status: ToolResultStatus::Success,
+        }
+    }
+
+    /// An error result with one text block telling the model what went wrong.
+    pub fn error(tool_use_id: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            tool_use_id: tool_use_id.into(),
+            content: vec![ToolResultContent::Text(text.into())],
+            status: ToolResultStatus::Error,
+        }
+    }
+
+    /// The result's content as one string: texts as they are, JSON blocks serialised.
+    pub fn text(&self) -> String {
+        let parts: Vec<String> = self
+            .content
+            .iter()
+            .map(|block| match block {
+                ToolResultContent::Text(text) => text.clone(),
+                ToolResultContent::Json(value) => value.to_string(),
+            })
+            .collect();
+        parts.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn serialises_in_bedrock_wire_format() {
+        let message = Message {
+            role: Role::Assistant,
+            content: vec![
+                ContentBlock::Text("checking".into()),
+                ContentBlock::ToolUse(ToolUse {
+                    tool_use_id: "t1".into(),
+                    name: "weather".into(),
+                    input: json!({}),
+                }),
+            ],
+        };
+        assert_eq!(
+            serde_json::to_value(&message).unwrap(),
+            json!({"role": "assistant", "content": [
+                {"text": "checking"},
+                {"toolUse": {"toolUseId": "t1", "name": "weather", "input": {}}}
+            ]})
+        );
+        let result = Message {
+            role: Role::User,
+            content: vec![ContentBlock::ToolResult(ToolResult::success("t1", "sunny"))],
+        };
+        assert_eq!(
+            serde_json::to_value(&result).unwrap(),
+            json!({"role": "user", "content": [
+                {"toolResult": {"toolUseId": "t1", "content": [{"text": "sunny"}], "status": "success"}}
+            ]})
+        );
+    }
+
+    #[test]
+    fn only_user_text_starts_a_turn() {
+        assert!(Message::user("hi").starts_turn());
+        assert!(!Message::assistant("hi").starts_turn());
+        let result = Message {
+            role: Role::User,
+            content: vec![ContentBlock::ToolResult(ToolResult::error("t", "boom"))],
+        };
+        assert!(!result.starts_turn());
+    }
+}

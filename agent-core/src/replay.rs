@@ -1,0 +1,376 @@
+//! Recorded Bedrock responses, and the one rule that decides which request each answers.
+//!
+//! A recording pairs a Bedrock Converse response with what the request it answers must look
+//! like: how many messages the history holds, the user prompts in it (each as a piece of the
+//! user's text, since the text also carries a session id) and the tool results in it. A request
+//! is answered only by a recording whose expectation it meets, so history that leaked in from
+//! another session, or was lost within one, is caught at the first model call it touches.
+//!
+//! The scenario harness serves recordings through wiremock; the server's `--replay` mode serves
+//! them in process through [`ReplayModel`]. Both call [`RecordingSet::find`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::message::{Message, Role};
+use crate::model::{ConverseRequest, Model, ModelError, ModelResponse};
+use crate::wire::ConverseResponseBody;
+
+/// The folder of a scenario that holds its recordings.
+pub const RECORDINGS_DIR: &str = "recordings";
+
+/// What the history of a request must be for a recording to answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// Messages in the request.
+    pub message_count: usize,
+    /// Every user prompt in the history, oldest first: each must occur in its user message.
+    pub user_prompts: Vec<String>,
+    /// Every tool result in the history, oldest first, as text.
+    pub tool_results: Vec<String>,
+}
+
+/// The parts of a request that recordings are matched on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestSummary {
+    pub message_count: usize,
+    pub user_texts: Vec<String>,
+    pub tool_results: Vec<String>,
+}
+
+impl RequestSummary {
+    /// Summarises a request's messages.
+    pub fn of(messages: &[Message]) -> Self {
+        Self {
+            message_count: messages.len(),
+            user_texts: messages
+                .iter()
+                .filter(|message| message.role == Role::User && message.starts_turn())
+                .map(Message::text)
+                .collect(),
+            tool_results: messages
+                .iter()
+                .flat_map(Message::tool_results)
+                .map(|result| result.text())
+                .collect(),
+        }
+    }
+}
+
+impl Expectation {
+    /// True when `request` is the request this expectation describes.
+    pub fn matches(&self, request: &RequestSummary) -> bool {
+        self.mismatches(request) == 0
+    }
+
+    /// How many parts of `request` differ from the expectation; 0 is a match.
+    fn mismatches(&self, request: &RequestSummary) -> usize {
+        let count = usize::from(self.message_count != request.message_count);
+        let prompts = self.user_prompts.len().abs_diff(request.user_texts.len())
+            + self
+                .user_prompts
+                .iter()
+                .zip(&request.user_texts)
+                .filter(|(prompt, text)| !text.contains(prompt.as_str()))
+                .count();
+        let results = self.tool_results.len().abs_diff(request.tool_results.len())
+            + self
+                .tool_results
+                .iter()
+                .zip(&request.tool_results)
+                .filter(|(expected, actual)| expected != actual)
+                .count();
+        count + prompts + results
+    }
+}
+
+/// One recorded model call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    /// The file stem it was loaded from; not part of the file.
+    #[serde(skip)]
+    pub name: String,
+    /// The request it answers.
+    pub answers: Expectation,
+    /// Bedrock's response body, served as it is.
+    pub response: Value,
+}
+
+impl Recording {
+    /// The response as the model answer it stands for.
+    pub fn model_response(&self) -> Result<ModelResponse, serde_json::Error> {
+        serde_json::from_value::<ConverseResponseBody>(self.response.clone()).map(Into::into)
+    }
+}
+
+/// Why recordings could not be loaded.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a recording: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{0} holds no recordings (*.json)")]
+    Empty(PathBuf),
+}
+
+/// A request no recording answers, with the recording it came closest to.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub struct Unmatched {
+    pub request: RequestSummary,
+    pub nearest: Option<(String, Expectation)>,
+}
+
+impl fmt::Display for Unmatched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "no recording answers this request")?;
+        writeln!(f, "  request: {}", to_json(&self.request))?;
+        match &self.nearest {
+            Some((name, expectation)) => {
+                write!(
+                    f,
+                    "  nearest recording `{name}` answers: {}",
+                    to_json(expectation)
+                )
+            }
+            None => write!(f, "  there are no recordings"),
+        }
+    }
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|error| format!("<{error}>"))
+}
+
+/// The recordings of one or more scenarios, in file-name order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordingSet {
+    recordings: Vec<Recording>,
+}
+
+impl RecordingSet {
+    /// Wraps recordings already in memory.
+    pub fn new(recordings: Vec<Recording>) -> Self {
+        Self { recordings }
+    }
+
+    /// Loads `<scenario>/recordings/*.json`, checking that each response parses.
+    pub fn load(scenario_dir: &Path) -> Result<Self, LoadError> {
+        let dir = scenario_dir.join(RECORDINGS_DIR);
+        let read_error = |source| LoadError::Read {
+            path: dir.clone(),
+            source,
+        };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(read_error)?
+            .map(|entry| entry.map(|entry| entry.path()))
+            .collect::<Result<_, _>>()
+            .map_err(read_error)?;
+        paths.retain(|path| path.extension().is_some_and(|ext| ext == "json"));
+        paths.sort();
+        if paths.is_empty() {
+            return Err(LoadError::Empty(dir));
+        }
+        let recordings = paths
+            .into_iter()
+            .map(|path| load_recording(&path))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { recordings })
+    }
+
+    /// Adds the recordings of another set after these.
+    pub fn extend(&mut self, other: RecordingSet) {
+        self.recordings.extend(other.recordings);
+    }
+
+    /// All recordings.
+    pub fn recordings(&self) -> &[Recording] {
+        &self.recordings
+    }
+
+    /// The first recording that answers a request with these messages.
+    pub fn find(&self, messages: &[Message]) -> Result<&Recording, Unmatched> {
+        let request = RequestSummary::of(messages);
+        if let Some(found) = self
+            .recordings
+            .iter()
+            .find(|recording| recording.answers.matches(&request))
+        {
+            return Ok(found);
+        }
+        let nearest = self
+            .recordings
+            .iter()
+            .min_by_key(|recording| recording.answers.mismatches(&request))
+            .map(|recording| (recording.name.clone(), recording.answers.clone()));
+        Err(Unmatched { request, nearest })
+    }
+}
+
+fn load_recording(path: &Path) -> Result<Recording, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let parse_error = |source| LoadError::Parse {
+        path: path.to_owned(),
+        source,
+    };
+    let mut recording: Recording = serde_json::from_str(&text).map_err(parse_error)?;
+    recording.model_response().map_err(parse_error)?;
+    recording.name = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(recording)
+}
+
+/// A model that answers from recordings, in process: the server's offline mode.
+#[derive(Clone)]
+pub struct ReplayModel {
+    recordings: Arc<RecordingSet>,
+}
+
+impl ReplayModel {
+    /// Answers from `recordings`.
+    pub fn new(recordings: RecordingSet) -> Self {
+        Self {
+            recordings: Arc::new(recordings),
+        }
+    }
+}
+
+#[async_trait]
+impl Model for ReplayModel {
+    fn describe(&self) -> String {
+        format!("replay ({} recordings)", self.recordings.recordings().len())
+    }
+
+    async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
+        let recording = self
+            .recordings
+            .find(request.messages)
+            .map_err(|unmatched| ModelError::Rejected {
+                message: unmatched.to_string(),
+            })?;
+        recording
+            .model_response()
+            .map_err(|error| ModelError::Malformed {
+                message: format!("recording `{}`: {error}", recording.name),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{ContentBlock, ToolResult};
+    use serde_json::json;
+
+    fn recording(name: &str, answers: Expectation) -> Recording {
+        Recording {
+            name: name.into(),
+            answers,
+            response: json!({
+                "output": {"message": {"role": "assistant", "content": [{"text": name}]}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
+            }),
+        }
+    }
+
+    fn history() -> Vec<Message> {
+        vec![
+            Message::user(
+                "私の名前は Maira です。こちらが私のリクエストです: 2+5の答えは? (session abc)",
+            ),
+            Message::assistant("checking"),
+            Message {
+                role: Role::User,
+                content: vec![ContentBlock::ToolResult(ToolResult::success(
+                    "t",
+                    "Result: 7",
+                ))],
+            },
+        ]
+    }
+
+    fn expectation(count: usize, prompts: &[&str], results: &[&str]) -> Expectation {
+        Expectation {
+            message_count: count,
+            user_prompts: prompts.iter().map(|p| p.to_string()).collect(),
+            tool_results: results.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn matches_on_count_prompts_and_tool_results() {
+        let set = RecordingSet::new(vec![
+            recording("other", expectation(1, &["天気"], &[])),
+            recording("right", expectation(3, &["2+5の答えは?"], &["Result: 7"])),
+        ]);
+        assert_eq!(set.find(&history()).unwrap().name, "right");
+    }
+
+    #[test]
+    fn extra_history_does_not_match_and_names_the_nearest_recording() {
+        let set = RecordingSet::new(vec![
+            recording("first-call", expectation(1, &["2+5の答えは?"], &[])),
+            recording("weather", expectation(1, &["天気"], &[])),
+        ]);
+        let mut leaked = vec![Message::user("earlier session"), Message::assistant("hi")];
+        leaked.push(Message::user("2+5の答えは?"));
+        let unmatched = set.find(&leaked).unwrap_err();
+        assert_eq!(unmatched.request.message_count, 3);
+        assert_eq!(unmatched.nearest.as_ref().unwrap().0, "first-call");
+        let text = unmatched.to_string();
+        assert!(text.contains("\"message_count\":3"), "{text}");
+        assert!(text.contains("nearest recording `first-call`"), "{text}");
+    }
+
+    #[test]
+    fn tool_results_must_be_equal() {
+        let set = RecordingSet::new(vec![recording(
+            "r",
+            expectation(3, &["2+5の答えは?"], &["Result: 8"]),
+        )]);
+        assert!(set.find(&history()).is_err());
+    }
+
+    #[tokio::test]
+    async fn replay_model_answers_with_the_recorded_message() {
+        let model = ReplayModel::new(RecordingSet::new(vec![recording(
+            "answer",
+            expectation(1, &["hi"], &[]),
+        )]));
+        let messages = [Message::user("hi there")];
+        let request = ConverseRequest {
+            system: "",
+            messages: &messages,
+            tools: &[],
+        };
+        let response = model.converse(request).await.unwrap();
+        assert_eq!(response.message, Message::assistant("answer"));
+        let wrong = [Message::user("bye")];
+        let error = model
+            .converse(ConverseRequest {
+                messages: &wrong,
+                ..request
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ModelError::Rejected { .. }));
+    }
+}

@@ -1,0 +1,256 @@
+//! Tools the model may call, and the registry that runs them safely.
+//!
+//! A tool's definition (name, description, JSON input schema) travels with its call, as in rig.
+//! The registry is the one place that turns anything a tool use can go wrong with — an unknown
+//! name, input that fails the schema, an error, even a panic — into an error *result* for the
+//! model, so a confused model never fails an invocation.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::message::{ToolResult, ToolResultContent, ToolResultStatus, ToolUse};
+
+/// What the model is told about a tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the tool's input object.
+    pub input_schema: Value,
+}
+
+/// A capability the agent offers the model.
+#[async_trait]
+pub trait Tool: Send + Sync {
+    /// Name, description and input schema.
+    fn spec(&self) -> ToolSpec;
+
+    /// Runs the tool on input that already satisfies the schema.
+    async fn call(&self, input: Value) -> Result<ToolOutput, ToolError>;
+}
+
+/// What a tool returns on success.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput(pub Vec<ToolResultContent>);
+
+impl ToolOutput {
+    /// Output of one text block.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self(vec![ToolResultContent::Text(text.into())])
+    }
+}
+
+/// A tool's own failure, told to the model as an error result.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ToolError(pub String);
+
+impl ToolError {
+    /// An error with a message for the model.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// Why a tool could not be registered.
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    #[error("a tool named `{0}` is already registered")]
+    DuplicateName(String),
+    #[error("tool `{name}` has an invalid input schema: {message}")]
+    InvalidSchema { name: String, message: String },
+}
+
+/// The tools of one agent definition, with their compiled input schemas.
+#[derive(Default)]
+pub struct ToolRegistry {
+    specs: Vec<ToolSpec>,
+    tools: HashMap<String, RegisteredTool>,
+}
+
+struct RegisteredTool {
+    tool: Arc<dyn Tool>,
+    validator: jsonschema::Validator,
+}
+
+impl ToolRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a tool; its schema is compiled once, here.
+    pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<(), RegistryError> {
+        let spec = tool.spec();
+        if self.tools.contains_key(&spec.name) {
+            return Err(RegistryError::DuplicateName(spec.name));
+        }
+        let validator = jsonschema::validator_for(&spec.input_schema).map_err(|error| {
+            RegistryError::InvalidSchema {
+                name: spec.name.clone(),
+                message: error.to_string(),
+            }
+        })?;
+        self.tools
+            .insert(spec.name.clone(), RegisteredTool { tool, validator });
+        self.specs.push(spec);
+        Ok(())
+    }
+
+    /// The specs of all tools, in registration order.
+    pub fn specs(&self) -> &[ToolSpec] {
+        &self.specs
+    }
+
+    /// Runs one tool use; whatever happens, the model gets a result for it.
+    pub async fn run(&self, tool_use: &ToolUse) -> ToolResult {
+        let id = tool_use.tool_use_id.clone();
+        let Some(registered) = self.tools.get(&tool_use.name) else {
+            let known: Vec<&str> = self.specs.iter().map(|spec| spec.name.as_str()).collect();
+            return ToolResult::error(
+                id,
+                format!(
+                    "Unknown tool `{}`. Available tools: {}.",
+                    tool_use.name,
+                    known.join(", ")
+                ),
+            );
+        };
+        let problems: Vec<String> = registered
+            .validator
+            .iter_errors(&tool_use.input)
+            .map(|error| error.to_string())
+            .collect();
+        if !problems.is_empty() {
+            return ToolResult::error(
+                id,
+                format!(
+                    "Invalid input for tool `{}`: {}",
+                    tool_use.name,
+                    problems.join("; ")
+                ),
+            );
+        }
+        let call = registered.tool.call(tool_use.input.clone());
+        match AssertUnwindSafe(call).catch_unwind().await {
+            Ok(Ok(ToolOutput(content))) => ToolResult {
+                tool_use_id: id,
+                content,
+                status: ToolResultStatus::Success,
+            },
+            Ok(Err(error)) => ToolResult::error(id, format!("Error: {error}")),
+            Err(_panic) => {
+                tracing::error!(tool = %tool_use.name, "tool panicked");
+                ToolResult::error(id, format!("Tool `{}` failed unexpectedly.", tool_use.name))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Echo;
+
+    #[async_trait]
+    impl Tool for Echo {
+        fn spec(&self) -> ToolSpec {
+            ToolSpec {
+                name: "echo".into(),
+                description: "repeats its text".into(),
+                input_schema: json!({
+                    "type": "object",
+                    "properties": {"text": {"type": "string"}},
+                    "required": ["text"]
+                }),
+            }
+        }
+
+        async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
+            match input["text"].as_str() {
+                Some("panic") => panic!("asked to"),
+                Some("fail") => Err(ToolError::new("asked to fail")),
+                Some(text) => Ok(ToolOutput::text(text)),
+                None => unreachable!("the schema requires text"),
+            }
+        }
+    }
+
+    fn registry() -> ToolRegistry {
+        let mut registry = ToolRegistry::new();
+        registry.register(Arc::new(Echo)).unwrap();
+        registry
+    }
+
+    fn use_of(name: &str, input: Value) -> ToolUse {
+        ToolUse {
+            tool_use_id: "id-1".into(),
+            name: name.into(),
+            input,
+        }
+    }
+
+    #[tokio::test]
+    async fn runs_a_known_tool() {
+        let result = registry().run(&use_of("echo", json!({"text": "hi"}))).await;
+        assert_eq!(result, ToolResult::success("id-1", "hi"));
+    }
+
+    #[tokio::test]
+    async fn unknown_tool_is_an_error_result_naming_the_known_ones() {
+        let result = registry().run(&use_of("nope", json!({}))).await;
+        assert_eq!(result.status, ToolResultStatus::Error);
+        assert_eq!(result.text(), "Unknown tool `nope`. Available tools: echo.");
+    }
+
+    #[tokio::test]
+    async fn input_failing_the_schema_is_an_error_result() {
+        let result = registry().run(&use_of("echo", json!({"text": 5}))).await;
+        assert_eq!(result.status, ToolResultStatus::Error);
+        assert!(
+            result.text().starts_with("Invalid input for tool `echo`"),
+            "{}",
+            result.text()
+        );
+        let missing = registry().run(&use_of("echo", json!({}))).await;
+        assert!(
+            missing.text().contains("\"text\" is a required property"),
+            "{}",
+            missing.text()
+        );
+    }
+
+    #[tokio::test]
+    async fn tool_errors_and_panics_become_error_results() {
+        let failed = registry()
+            .run(&use_of("echo", json!({"text": "fail"})))
+            .await;
+        assert_eq!(failed, ToolResult::error("id-1", "Error: asked to fail"));
+        let panicked = registry()
+            .run(&use_of("echo", json!({"text": "panic"})))
+            .await;
+        assert_eq!(
+            panicked,
+            ToolResult::error("id-1", "Tool `echo` failed unexpectedly.")
+        );
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let mut registry = registry();
+        assert!(matches!(
+            registry.register(Arc::new(Echo)),
+            Err(RegistryError::DuplicateName(name)) if name == "echo"
+        ));
+    }
+}

@@ -1,0 +1,100 @@
+//! Bedrock Converse request and response bodies as JSON, for replay and recording.
+//!
+//! The live path goes through the AWS SDK's own types; these mirror the same JSON so that a
+//! recorded response is served byte for byte and a captured request can be read back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::message::Message;
+use crate::model::{ConverseRequest, ModelResponse, StopReason, Usage};
+
+/// The body of `POST /model/{modelId}/converse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConverseBody {
+    pub messages: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system: Vec<SystemBlock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_config: Option<Value>,
+}
+
+/// A block of the system prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SystemBlock {
+    Text(String),
+}
+
+impl ConverseBody {
+    /// The JSON body the SDK sends for `request`.
+    pub fn from_request(request: &ConverseRequest<'_>) -> Self {
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|spec| {
+                json!({"toolSpec": {
+                    "name": spec.name,
+                    "description": spec.description,
+                    "inputSchema": {"json": spec.input_schema},
+                }})
+            })
+            .collect();
+        Self {
+            messages: request.messages.to_vec(),
+            system: vec![SystemBlock::Text(request.system.to_owned())],
+            tool_config: (!tools.is_empty())
+                .then(|| json!({"tools": tools, "toolChoice": {"auto": {}}})),
+        }
+    }
+}
+
+/// The body of a successful Converse response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConverseResponseBody {
+    pub output: ConverseOutput,
+    pub stop_reason: StopReason,
+    #[serde(default)]
+    pub usage: Usage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+}
+
+/// The `output` member: the assistant's message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConverseOutput {
+    pub message: Message,
+}
+
+/// The `metrics` member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    pub latency_ms: u64,
+}
+
+impl ConverseResponseBody {
+    /// The wire form of a response, with the latency it took.
+    pub fn from_response(response: &ModelResponse, latency_ms: u64) -> Self {
+        Self {
+            output: ConverseOutput {
+                message: response.message.clone(),
+            },
+            stop_reason: response.stop_reason.clone(),
+            usage: response.usage,
+            metrics: Some(Metrics { latency_ms }),
+        }
+    }
+}
+
+impl From<ConverseResponseBody> for ModelResponse {
+    fn from(body: ConverseResponseBody) -> Self {
+        Self {
+            message: body.output.message,
+            stop_reason: body.stop_reason,
+            usage: body.usage,
+        }
+    }
+}
