@@ -58,6 +58,24 @@ impl BedrockModel {
         }
     }
 
+    /// A client for a local Bedrock stand-in at `endpoint` (a replay server, wiremock):
+    /// region `us-east-1` and placeholder credentials, so no AWS account is involved.
+    pub async fn for_local_endpoint(endpoint: &str, model_id: impl Into<String>) -> Self {
+        let credentials = aws_sdk_bedrockruntime::config::Credentials::new(
+            "local-stand-in",
+            "local-stand-in",
+            None,
+            None,
+            "agent-core local endpoint",
+        );
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .load()
+            .await;
+        Self::from_sdk_config(&config, model_id, Some(endpoint))
+    }
+
     /// The model id requests are sent for.
     pub fn model_id(&self) -> &str {
         &self.model_id
@@ -270,6 +288,10 @@ fn from_sdk_error(error: SdkError<ConverseError>) -> ModelError {
                 | ConverseError::ModelTimeoutException(_) => ModelError::Unavailable {
                     status,
                     message: format!("{code}: {message}"),
+                },
+                // A 2xx whose body the SDK could not read arrives here as an unhandled error.
+                _ if (200..300).contains(&status) => ModelError::Malformed {
+                    message: format!("unreadable response body: {}", DisplayErrorContext(&error)),
                 },
                 _ if status == 429 => ModelError::Throttled { message },
                 _ if status >= 500 => ModelError::Unavailable {
