@@ -201,7 +201,7 @@ impl RecordingSet {
     }
 
     /// The first recording that answers a request with these messages.
-    pub fn find(&self, messages: &[Message]) -> Result<&Recording, Unmatched> {
+    pub fn find(&self, messages: &[Message]) -> Result<&Recording, Box<Unmatched>> {
         let request = RequestSummary::of(messages);
         if let Some(found) = self
             .recordings
@@ -215,7 +215,7 @@ impl RecordingSet {
             .iter()
             .min_by_key(|recording| recording.answers.mismatches(&request))
             .map(|recording| (recording.name.clone(), recording.answers.clone()));
-        Err(Unmatched { request, nearest })
+        Err(Box::new(Unmatched { request, nearest }))
     }
 }
 

@@ -1,1 +1,31 @@
-//! placeholder
+//! An Amazon Bedrock AgentCore Runtime in Rust: the HTTP contract (`POST /invocations`,
+//! `GET /ping`) around any [`Entrypoint`], and the tutorial agent that serves many isolated
+//! sessions from one process.
+//!
+//! ```no_run
+//! use agent_server::{entrypoint_fn, shutdown_signal, AgentCoreApp};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let app = AgentCoreApp::new(entrypoint_fn(|payload, _context| async move {
+//!     Ok(payload["prompt"].as_str().unwrap_or_default().to_uppercase())
+//! }));
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! app.serve(listener, shutdown_signal()).await
+//! # }
+//! ```
+
+pub mod app;
+pub mod config;
+pub mod entrypoint;
+pub mod error;
+pub mod health;
+pub mod tutorial;
+
+pub use app::{
+    AgentCoreApp, DEFAULT_MAX_BODY_BYTES, REQUEST_ID_HEADER, SESSION_ID_HEADER, shutdown_signal,
+};
+pub use config::{LogFormat, ServerConfig};
+pub use entrypoint::{Entrypoint, entrypoint_fn};
+pub use error::InvocationError;
+pub use health::{BusyGuard, Health, PingStatus, Status};
+pub use tutorial::{TutorialEntrypoint, TutorialRequest, personalised_prompt, tutorial_agent};

@@ -1,0 +1,241 @@
+//! The AgentCore Runtime HTTP contract: `POST /invocations` and `GET /ping` around an entrypoint.
+//!
+//! The handler owns everything the contract says about a request — body limit, JSON parsing
+//! whatever the Content-Type, session and request ids, forwarded headers, busy tracking — so an
+//! entrypoint only sees a parsed payload and its [`RuntimeContext`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use agent_core::context::forwarded_header_key;
+use agent_core::{RuntimeContext, SessionId};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::entrypoint::Entrypoint;
+use crate::error::InvocationError;
+use crate::health::Health;
+
+/// The runtime session id header.
+pub const SESSION_ID_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-bedrock-agentcore-runtime-session-id");
+/// The request id header.
+pub const REQUEST_ID_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-bedrock-agentcore-runtime-request-id");
+/// Default largest accepted request body: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// An AgentCore runtime serving one entrypoint; cheap to clone.
+#[derive(Clone)]
+pub struct AgentCoreApp {
+    entrypoint: Arc<dyn Entrypoint>,
+    health: Health,
+    max_body_bytes: usize,
+}
+
+impl AgentCoreApp {
+    /// A runtime around `entrypoint` with the default limits.
+    pub fn new(entrypoint: impl Entrypoint) -> Self {
+        Self {
+            entrypoint: Arc::new(entrypoint),
+            health: Health::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    /// Sets the largest accepted request body.
+    pub fn with_max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// The busy tracker behind `/ping`; hold a [`crate::BusyGuard`] during background work.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// The routes of the contract.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/invocations", post(invocations))
+            .route("/ping", get(ping))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(self.max_body_bytes))
+            .with_state(self.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight invocations finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C: the signals AgentCore and a terminal send.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested; finishing in-flight invocations");
+}
+
+async fn invocations(
+    State(app): State<AgentCoreApp>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let _busy = app.health.track();
+    let session_id = match session_id_of(&headers) {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
+    };
+    let request_id = header_text(&headers, &REQUEST_ID_HEADER)
+        .filter(|id| !id.is_empty())
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let span =
+        tracing::info_span!("invocation", session_id = %session_id, request_id = %request_id);
+    let started = Instant::now();
+    let context = RuntimeContext {
+        session_id: session_id.clone(),
+        request_id: request_id.clone(),
+        request_headers: forwarded_headers(&headers),
+    };
+    let outcome = async {
+        let payload = parse_payload(body, app.max_body_bytes)?;
+        app.entrypoint.invoke(payload, context).await
+    }
+    .instrument(span.clone())
+    .await;
+
+    let mut response = match outcome {
+        Ok(value) => json_response(&value),
+        Err(error) => {
+            span.in_scope(|| tracing::warn!(%error, "invocation failed"));
+            error.into_response()
+        }
+    };
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "invocation finished"
+        )
+    });
+    let response_headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_bytes(session_id.as_str().as_bytes()) {
+        response_headers.insert(SESSION_ID_HEADER, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response_headers.insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+async fn ping(State(app): State<AgentCoreApp>) -> impl IntoResponse {
+    Json(app.health.ping())
+}
+
+async fn not_found(uri: Uri) -> InvocationError {
+    InvocationError::NotFound(format!(
+        "no route {}; this runtime serves POST /invocations and GET /ping",
+        uri.path()
+    ))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> InvocationError {
+    let allowed = if uri.path() == "/ping" { "GET" } else { "POST" };
+    InvocationError::MethodNotAllowed(format!(
+        "{method} {} is not served; use {allowed}",
+        uri.path()
+    ))
+}
+
+/// The session id from its header, or a new one when the header is absent.
+fn session_id_of(headers: &HeaderMap) -> Result<SessionId, InvocationError> {
+    let Some(value) = headers.get(&SESSION_ID_HEADER) else {
+        return Ok(SessionId::generate());
+    };
+    let text = std::str::from_utf8(value.as_bytes()).map_err(|_| {
+        InvocationError::InvalidSessionId("the session id header is not valid UTF-8".into())
+    })?;
+    SessionId::parse(text).map_err(|error| InvocationError::InvalidSessionId(error.to_string()))
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn forwarded_headers(headers: &HeaderMap) -> std::collections::BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = forwarded_header_key(name.as_str())?;
+            let value = std::str::from_utf8(value.as_bytes()).ok()?;
+            Some((key, value.to_owned()))
+        })
+        .collect()
+}
+
+/// The body as JSON whatever the Content-Type says, as the reference runtime reads it.
+fn parse_payload(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Value, InvocationError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            InvocationError::PayloadTooLarge { limit }
+        } else {
+            InvocationError::InvalidJson(format!(
+                "the body could not be read: {}",
+                rejection.body_text()
+            ))
+        }
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(InvocationError::InvalidJson("the body is empty".into()));
+    }
+    serde_json::from_slice(&body).map_err(|error| InvocationError::InvalidJson(error.to_string()))
+}
+
+/// `value` as a JSON body, UTF-8 unescaped.
+fn json_response(value: &Value) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(error) => {
+            InvocationError::Internal(format!("the result could not be serialised: {error}"))
+                .into_response()
+        }
+    }
+}

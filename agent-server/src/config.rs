@@ -1,0 +1,126 @@
+//! The server's configuration: one typed struct, from flags with environment fallbacks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_core::replay::{LoadError, RecordingSet, ReplayModel};
+use agent_core::{
+    AgentConfig, BedrockModel, DEFAULT_MODEL_ID, Model, RetryPolicy, SessionConfig, SlidingWindow,
+};
+use agent_tools::Clock;
+use clap::{Parser, ValueEnum};
+
+use crate::app::DEFAULT_MAX_BODY_BYTES;
+
+/// Runs the tutorial agent behind the Amazon Bedrock AgentCore Runtime contract.
+///
+/// Bedrock is configured the standard AWS way (AWS_REGION, AWS_PROFILE, credentials chain,
+/// AWS_ENDPOINT_URL_BEDROCK_RUNTIME); `--replay` answers from recordings with no AWS account.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "agent-server", version)]
+pub struct ServerConfig {
+    /// Address to bind.
+    #[arg(long, env = "AGENT_SERVER_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to bind (AgentCore expects 8080).
+    #[arg(long, env = "AGENT_SERVER_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Bedrock model id.
+    #[arg(long, env = "BEDROCK_MODEL_ID", default_value = DEFAULT_MODEL_ID)]
+    pub model_id: String,
+    /// Answer from the recordings of this scenario folder instead of Bedrock; repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub replay: Vec<PathBuf>,
+    /// Make get_time answer this time (`%Y-%m-%d %H:%M:%S`), for recordings that contain a time.
+    #[arg(long, value_name = "TIME", value_parser = parse_clock)]
+    pub fixed_time: Option<Clock>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "AGENT_SERVER_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Live sessions held at once.
+    #[arg(long, env = "AGENT_SERVER_MAX_SESSIONS", default_value_t = 100_000)]
+    pub max_sessions: usize,
+    /// Seconds after its last invocation that a session ends.
+    #[arg(long, env = "AGENT_SERVER_IDLE_TIMEOUT_SECS", default_value_t = 15 * 60)]
+    pub idle_timeout_secs: u64,
+    /// Seconds after its creation that a session ends.
+    #[arg(long, env = "AGENT_SERVER_MAX_LIFETIME_SECS", default_value_t = 8 * 60 * 60)]
+    pub max_lifetime_secs: u64,
+    /// Seconds one model call may take.
+    #[arg(long, env = "AGENT_SERVER_MODEL_TIMEOUT_SECS", default_value_t = 120)]
+    pub model_timeout_secs: u64,
+    /// Attempts per model call when Bedrock throttles or fails with 5xx.
+    #[arg(long, default_value_t = 6)]
+    pub retry_attempts: u32,
+    /// First pause between attempts, in milliseconds; it doubles each time.
+    #[arg(long, default_value_t = 4_000)]
+    pub retry_initial_ms: u64,
+    /// Longest pause between attempts, in milliseconds.
+    #[arg(long, default_value_t = 240_000)]
+    pub retry_max_ms: u64,
+    /// Messages of history kept per session.
+    #[arg(long, default_value_t = 40)]
+    pub window_messages: usize,
+    /// Model calls allowed per invocation.
+    #[arg(long, default_value_t = 20)]
+    pub max_cycles: u32,
+    /// Log format.
+    #[arg(long, env = "AGENT_SERVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_clock(text: &str) -> Result<Clock, String> {
+    Clock::fixed_at(text).map_err(|error| format!("expected `YYYY-MM-DD HH:MM:SS`: {error}"))
+}
+
+impl ServerConfig {
+    /// The agent's limits and policies.
+    pub fn agent_config(&self) -> AgentConfig {
+        AgentConfig {
+            max_cycles: self.max_cycles,
+            window: SlidingWindow {
+                max_messages: self.window_messages,
+            },
+            retry: RetryPolicy {
+                max_attempts: self.retry_attempts.max(1),
+                initial_delay: Duration::from_millis(self.retry_initial_ms),
+                max_delay: Duration::from_millis(self.retry_max_ms),
+            },
+            model_timeout: Duration::from_secs(self.model_timeout_secs),
+        }
+    }
+
+    /// The session store's lifetimes and capacity.
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_lifetime: Duration::from_secs(self.max_lifetime_secs),
+            max_sessions: self.max_sessions,
+        }
+    }
+
+    /// The clock get_time reads.
+    pub fn clock(&self) -> Clock {
+        self.fixed_time.unwrap_or_default()
+    }
+
+    /// The model chosen: recordings when `--replay` is given, else Bedrock.
+    pub async fn model(&self) -> Result<Arc<dyn Model>, LoadError> {
+        if self.replay.is_empty() {
+            return Ok(Arc::new(BedrockModel::from_env(&self.model_id).await));
+        }
+        let mut recordings = RecordingSet::default();
+        for dir in &self.replay {
+            recordings.extend(RecordingSet::load(dir)?);
+        }
+        Ok(Arc::new(ReplayModel::new(recordings)))
+    }
+}

@@ -1,0 +1,60 @@
+//! `agent-server`: the tutorial agent behind the AgentCore Runtime contract.
+
+use agent_core::SessionStore;
+use agent_server::{
+    AgentCoreApp, LogFormat, ServerConfig, TutorialEntrypoint, shutdown_signal, tutorial_agent,
+};
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = ServerConfig::parse();
+    init_logging(config.log_format);
+
+    let model = config
+        .model()
+        .await
+        .context("loading the replay recordings")?;
+    let model_name = model.describe();
+    let agent = tutorial_agent(model, config.clock(), config.agent_config());
+    let sessions = SessionStore::new(config.session_config());
+    let app = AgentCoreApp::new(TutorialEntrypoint::new(agent, sessions))
+        .with_max_body_bytes(config.max_body_bytes);
+
+    let address = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    let sessions = config.session_config();
+    let agent_config = config.agent_config();
+    tracing::info!(
+        address = %listener.local_addr()?,
+        model = %model_name,
+        max_body_bytes = config.max_body_bytes,
+        max_sessions = sessions.max_sessions,
+        idle_timeout_secs = sessions.idle_timeout.as_secs(),
+        max_lifetime_secs = sessions.max_lifetime.as_secs(),
+        model_timeout_secs = agent_config.model_timeout.as_secs(),
+        retry_attempts = agent_config.retry.max_attempts,
+        window_messages = agent_config.window.max_messages,
+        "agent-server listening"
+    );
+    app.serve(listener, shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("agent-server stopped");
+    Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+    }
+}

@@ -1,0 +1,173 @@
+//! Helpers shared by the server's integration tests: a real server on an ephemeral loopback
+//! port around the tutorial entrypoint, and a client for it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_core::{AgentConfig, Model, RetryPolicy, SessionConfig, SessionStore};
+use agent_server::{
+    AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint, tutorial_agent,
+};
+use agent_tools::Clock;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server; stops when dropped.
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub sessions: Option<SessionStore>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Agent limits for tests: quick retries, a 2 s model timeout.
+pub fn test_agent_config() -> AgentConfig {
+    AgentConfig {
+        retry: RetryPolicy {
+            max_attempts: 3,
+            initial_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+        },
+        model_timeout: Duration::from_secs(2),
+        ..AgentConfig::default()
+    }
+}
+
+impl TestServer {
+    /// Serves `app` on 127.0.0.1 at an ephemeral port.
+    pub async fn start(app: AgentCoreApp) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            sessions: None,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Serves the tutorial entrypoint on `model` with `sessions` limits.
+    pub async fn tutorial(model: Arc<dyn Model>, sessions: SessionConfig) -> Self {
+        let store = SessionStore::new(sessions);
+        let agent = tutorial_agent(model, Clock::Local, test_agent_config());
+        let app = AgentCoreApp::new(TutorialEntrypoint::new(agent, store.clone()))
+            .with_max_body_bytes(1024 * 1024);
+        let mut server = Self::start(app).await;
+        server.sessions = Some(store);
+        server
+    }
+
+    /// Serves any entrypoint.
+    pub async fn entrypoint(entrypoint: impl Entrypoint) -> Self {
+        Self::start(AgentCoreApp::new(entrypoint)).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// POST /invocations with an optional session id and a JSON payload.
+    pub async fn invoke(&self, session: Option<&str>, payload: &Value) -> Reply {
+        let mut request = self.client.post(self.url("/invocations")).json(payload);
+        if let Some(session) = session {
+            request = request.header(SESSION_ID_HEADER, session);
+        }
+        Reply::from(request.send().await.unwrap()).await
+    }
+
+    /// The tutorial payload.
+    pub async fn ask(&self, session: &str, user_id: &str, prompt: &str) -> Reply {
+        self.invoke(
+            Some(session),
+            &json!({"prompt": prompt, "user_id": user_id}),
+        )
+        .await
+    }
+
+    /// GET /ping's status field.
+    pub async fn ping_status(&self) -> String {
+        let body: Value = self
+            .client
+            .get(self.url("/ping"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["status"].as_str().unwrap().to_owned()
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub async fn shut_down(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub async fn from(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap().to_vec();
+        Self {
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|error| {
+            panic!(
+                "not JSON ({error}): {}",
+                String::from_utf8_lossy(&self.bytes)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        self.json()
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("not a JSON string: {}", self.json()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn session_id(&self) -> Option<&str> {
+        self.header("x-amzn-bedrock-agentcore-runtime-session-id")
+    }
+}
