@@ -88,6 +88,16 @@ impl Expectation {
                 .count();
         count + prompts + results
     }
+
+    /// How far `request` is from this expectation, for naming the nearest recording: a
+    /// recording for the same latest prompt comes first, then the fewest differences.
+    fn distance(&self, request: &RequestSummary) -> usize {
+        let same_question = match (self.user_prompts.last(), request.user_texts.last()) {
+            (Some(prompt), Some(text)) => text.contains(prompt.as_str()),
+            _ => false,
+        };
+        self.mismatches(request) + if same_question { 0 } else { 1_000 }
+    }
 }
 
 /// One recorded model call.
@@ -213,7 +223,7 @@ impl RecordingSet {
         let nearest = self
             .recordings
             .iter()
-            .min_by_key(|recording| recording.answers.mismatches(&request))
+            .min_by_key(|recording| recording.answers.distance(&request))
             .map(|recording| (recording.name.clone(), recording.answers.clone()));
         Err(Box::new(Unmatched { request, nearest }))
     }
@@ -338,6 +348,24 @@ mod tests {
         let text = unmatched.to_string();
         assert!(text.contains("\"message_count\":3"), "{text}");
         assert!(text.contains("nearest recording `first-call`"), "{text}");
+    }
+
+    #[test]
+    fn the_nearest_recording_answers_the_same_question() {
+        let set = RecordingSet::new(vec![
+            recording(
+                "earlier-turn",
+                expectation(3, &["2+5の答えは?"], &["Result: 7"]),
+            ),
+            recording("same-question", expectation(1, &["add 10"], &[])),
+        ]);
+        let mut leaked = history();
+        leaked.push(Message::assistant("7"));
+        leaked.push(Message::user("add 10 (session xyz)"));
+        assert_eq!(
+            set.find(&leaked).unwrap_err().nearest.unwrap().0,
+            "same-question"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `agent-server`: the tutorial agent behind the AgentCore Runtime contract.
 
+use std::io::IsTerminal;
+
 use agent_core::SessionStore;
 use agent_server::{
     AgentCoreApp, LogFormat, ServerConfig, TutorialEntrypoint, shutdown_signal, tutorial_agent,
@@ -52,6 +54,7 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

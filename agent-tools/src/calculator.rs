@@ -145,6 +145,12 @@ mod tests {
         assert_eq!(ok("2**10"), "Result: 1024");
         assert_eq!(ok("sqrt(16) + abs(-1)"), "Result: 5");
         assert_eq!(ok("7 % 4"), "Result: 3");
+        assert_eq!(ok("floor(2.7) + ceil(2.2) + round(2.5)"), "Result: 8");
+        assert_eq!(
+            ok("max(1, 9) - min(4, 2) + exp(0) + ln(e) + tan(0) + sin(0) + cos(0)"),
+            "Result: 10"
+        );
+        assert_eq!(ok("2*pi"), "Result: 6.2831853072");
     }
 
     #[test]

@@ -1,0 +1,89 @@
+//! The whole stack in one process, offline: wiremock playing Bedrock from recordings, the real
+//! Bedrock client (AWS SDK, placeholder credentials) pointed at it, and the real agent-server on
+//! an ephemeral loopback port, driven over HTTP.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use agent_core::replay::RecordingSet;
+use agent_core::{AgentConfig, BedrockModel, DEFAULT_MODEL_ID, Model, SessionConfig, SessionStore};
+use agent_server::{AgentCoreApp, TutorialEntrypoint, tutorial_agent};
+use agent_tools::Clock;
+use anyhow::Context;
+use tokio::sync::oneshot;
+
+use crate::report::Report;
+use crate::runner::drive;
+use crate::script::Script;
+use crate::stand_in::BedrockStandIn;
+
+/// The tutorial server as `cargo run -p agent-server` builds it, around `model`.
+pub fn tutorial_app(model: Arc<dyn Model>, clock: Clock) -> AgentCoreApp {
+    let agent = tutorial_agent(model, clock, AgentConfig::default());
+    AgentCoreApp::new(TutorialEntrypoint::new(
+        agent,
+        SessionStore::new(SessionConfig::default()),
+    ))
+}
+
+/// The clock a script asks for.
+pub fn clock_of(script: &Script) -> anyhow::Result<Clock> {
+    match &script.fixed_time {
+        Some(time) => Clock::fixed_at(time)
+            .with_context(|| format!("fixed_time `{time}` is not `%Y-%m-%d %H:%M:%S`")),
+        None => Ok(Clock::Local),
+    }
+}
+
+/// Replays the scenario in `scenario_dir` against the tutorial server.
+pub async fn run_local(scenario_dir: &Path) -> anyhow::Result<Report> {
+    run_local_with(scenario_dir, tutorial_app).await
+}
+
+/// Replays the scenario against the server that `build` makes from the model and clock.
+pub async fn run_local_with(
+    scenario_dir: &Path,
+    build: impl FnOnce(Arc<dyn Model>, Clock) -> AgentCoreApp,
+) -> anyhow::Result<Report> {
+    let script = Script::load(scenario_dir)?;
+    let recordings = RecordingSet::load(scenario_dir)?;
+    let stand_in = BedrockStandIn::start(recordings).await;
+    let model = BedrockModel::for_local_endpoint(&stand_in.uri(), DEFAULT_MODEL_ID).await;
+    let app = build(Arc::new(model), clock_of(&script)?);
+    let steps = with_server(app, |address| async move {
+        drive(&format!("http://{address}"), &script, |_, _| {}).await
+    })
+    .await?;
+    let script = Script::load(scenario_dir)?;
+    Ok(Report::new(
+        &script,
+        steps,
+        Some(stand_in.requests().await),
+        stand_in.unmatched(),
+    ))
+}
+
+/// Serves `app` on 127.0.0.1 while `work` runs against its address, then shuts it down.
+pub async fn with_server<F, Fut, T>(app: AgentCoreApp, work: F) -> anyhow::Result<T>
+where
+    F: FnOnce(SocketAddr) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding a loopback port")?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let outcome = work(address).await;
+    let _ = stop.send(());
+    server
+        .await
+        .context("the server task failed")?
+        .context("serving")?;
+    outcome
+}

@@ -1,0 +1,58 @@
+//! `scenario-harness`: runs the tutorial's three sessions offline and shows what happened.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agent_core::{BedrockModel, DEFAULT_MODEL_ID};
+use clap::Parser;
+use scenario_harness::report::Ids;
+use scenario_harness::{Report, Script, record, run_local, runner, tutorial_dir};
+
+/// Replays a scenario against the agent server and checks every answer and Bedrock request.
+///
+/// With no options: the tutorial, offline, with Bedrock played from recordings.
+#[derive(Debug, Parser)]
+#[command(name = "scenario-harness", version)]
+struct Args {
+    /// Scenario folder (script.json and recordings/).
+    #[arg(long, value_name = "DIR", default_value_os_t = tutorial_dir())]
+    scenario: PathBuf,
+    /// Drive this AgentCore-contract server instead, checking its answers.
+    #[arg(long, value_name = "URL", conflicts_with = "record")]
+    url: Option<String>,
+    /// Run against live Bedrock (AWS credentials required) and write fresh recordings here.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+    /// Bedrock model id for --record.
+    #[arg(long, env = "BEDROCK_MODEL_ID", default_value = DEFAULT_MODEL_ID)]
+    model_id: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let args = Args::parse();
+    let report = run(&args).await?;
+    println!("{}", report.render(Ids::Shown));
+    if let Some(dir) = &args.record {
+        println!("Recordings written to {}", dir.display());
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn run(args: &Args) -> anyhow::Result<Report> {
+    if let Some(url) = &args.url {
+        let script = Script::load(&args.scenario)?;
+        let steps = runner::drive(url, &script, |_, _| {}).await?;
+        return Ok(Report::new(&script, steps, None, Vec::new()));
+    }
+    if let Some(out_dir) = &args.record {
+        let model = BedrockModel::from_env(&args.model_id).await;
+        return record::record(&args.scenario, out_dir, Arc::new(model)).await;
+    }
+    run_local(&args.scenario).await
+}
