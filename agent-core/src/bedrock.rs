@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_bedrockruntime::Client;
-use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::converse::{ConverseError, ConverseOutput};
 use aws_sdk_bedrockruntime::types as sdk;
 use aws_smithy_types::{Document, Number};
@@ -291,7 +291,7 @@ fn from_sdk_error(error: SdkError<ConverseError>) -> ModelError {
                 },
                 // A 2xx whose body the SDK could not read arrives here as an unhandled error.
                 _ if (200..300).contains(&status) => ModelError::Malformed {
-                    message: format!("unreadable response body: {}", DisplayErrorContext(&error)),
+                    message: format!("unreadable response body: {}", error_chain(&error)),
                 },
                 _ if status == 429 => ModelError::Throttled { message },
                 _ if status >= 500 => ModelError::Unavailable {
@@ -304,15 +304,29 @@ fn from_sdk_error(error: SdkError<ConverseError>) -> ModelError {
             }
         }
         SdkError::ResponseError(_) => ModelError::Malformed {
-            message: DisplayErrorContext(&error).to_string(),
+            message: error_chain(&error),
         },
         SdkError::TimeoutError(_) => ModelError::Connection {
-            message: format!("timed out: {}", DisplayErrorContext(&error)),
+            message: format!("timed out: {}", error_chain(&error)),
         },
         _ => ModelError::Connection {
-            message: DisplayErrorContext(&error).to_string(),
+            message: error_chain(&error),
         },
     }
+}
+
+/// An error and its sources, `outer: inner: innermost`, without repeats.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let text = error.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = error.source();
+    }
+    parts.join(": ")
 }
 
 /// JSON to the SDK's document type.

@@ -1,0 +1,156 @@
+//! The `agent-server` binary itself: start-up, offline replay, and Bedrock without credentials.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+/// A running `agent-server` process on an ephemeral loopback port; killed when dropped.
+struct Process {
+    child: Child,
+    address: String,
+    startup_line: String,
+}
+
+impl Process {
+    /// Starts the binary with `args`, a clean AWS environment and `--port 0`, and waits for the
+    /// start-up line to learn the port.
+    fn start(args: &[&str]) -> Self {
+        let home = std::env::temp_dir().join(format!("agent-server-home-{}", std::process::id()));
+        std::fs::create_dir_all(&home).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agent-server"));
+        command
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--retry-attempts",
+                "1",
+            ])
+            .args(args)
+            .env_clear()
+            .env("HOME", &home)
+            .env("RUST_LOG", "info")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", home.join("no-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+            // Should credentials turn up after all, the request still stays on this machine.
+            .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let startup_line = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|line| line.contains("agent-server listening"))
+            .expect("the start-up line");
+        std::thread::spawn(move || lines.for_each(drop));
+        let address = startup_line
+            .split_whitespace()
+            .find_map(|field| field.strip_prefix("address="))
+            .unwrap()
+            .to_owned();
+        Self {
+            child,
+            address,
+            startup_line,
+        }
+    }
+
+    async fn ask(&self, prompt: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/invocations", self.address))
+            .header("x-amzn-bedrock-agentcore-runtime-session-id", "binary-test")
+            .json(&json!({"prompt": prompt, "user_id": "1"}))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn replay_mode_answers_the_tutorial_offline() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
+    let server = Process::start(&["--replay", fixtures.to_str().unwrap()]);
+    assert!(
+        server.startup_line.contains("model=replay (9 recordings)"),
+        "{}",
+        server.startup_line
+    );
+    assert!(
+        server.startup_line.contains("max_sessions=100000"),
+        "{}",
+        server.startup_line
+    );
+
+    let (status, answer) = server.ask("外の天気はどうですか?").await;
+    assert_eq!(status, 200);
+    assert!(answer.as_str().unwrap().contains("晴れ"), "{answer}");
+    let (status, answer) = server.ask("2+5の答えは?").await;
+    assert_eq!(
+        (status, answer.as_str().unwrap()),
+        (200, "Mairaさん、2+5の答えは7です。")
+    );
+
+    let (status, error) = server.ask("an unrecorded question").await;
+    assert_eq!(status, 502);
+    assert!(
+        error["details"]
+            .as_str()
+            .unwrap()
+            .contains("no recording answers this request"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn without_aws_credentials_it_starts_and_explains_how_to_configure_or_run_offline() {
+    let server = Process::start(&[]);
+    assert!(
+        server
+            .startup_line
+            .contains("bedrock:us.anthropic.claude-sonnet-4-20250514-v1:0"),
+        "{}",
+        server.startup_line
+    );
+    let (status, error) = server.ask("hello").await;
+    assert_eq!(status, 502, "{error}");
+    assert_eq!(error["error"], "Model error");
+    let details = error["details"].as_str().unwrap();
+    assert!(
+        details.contains("no credentials found in chain"),
+        "{details}"
+    );
+    assert!(
+        !details.contains("ProviderAttempt"),
+        "readable, not a Debug dump: {details}"
+    );
+    assert!(details.contains("--replay fixtures/tutorial"), "{details}");
+}
+
+#[test]
+fn a_bad_replay_folder_is_refused_at_start_up() {
+    let output = Command::new(env!("CARGO_BIN_EXE_agent-server"))
+        .args(["--port", "0", "--replay", "/nonexistent/scenario"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("/nonexistent/scenario/recordings"),
+        "{stderr}"
+    );
+}
