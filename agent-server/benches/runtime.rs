@@ -1,0 +1,396 @@
+//! Runtime benchmarks, printed as figures beside the targets (never asserted):
+//!
+//! - throughput and p50/p99 latency of `POST /invocations` over loopback HTTP, at 1, 8 and 64
+//!   concurrent clients, each on its own session and all on one session;
+//! - resident memory per idle session holding the tutorial's 6-message history, at 10,000 and
+//!   100,000 sessions (each count measured in a fresh process);
+//! - time from process start to the first successful `/ping`, and resident memory then.
+//!
+//! The model answers instantly in process with the tutorial's calculator turn (one tool round,
+//! two model calls), so the figures are the runtime's own cost.
+//!
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup]`
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agent_core::{
+    AgentConfig, ContentBlock, ConverseRequest, Message, Model, ModelError, ModelResponse, Role, RuntimeContext,
+    SessionConfig, SessionId, SessionStore, StopReason, ToolUse, Usage,
+};
+use agent_server::{AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint, tutorial_agent};
+use agent_tools::Clock;
+use async_trait::async_trait;
+use serde_json::json;
+
+/// Answers the tutorial's calculator turn at once: a prompt gets a calculator tool use, a tool
+/// result gets the answer, and a thank-you gets a plain reply.
+struct InstantModel;
+
+#[async_trait]
+impl Model for InstantModel {
+    fn describe(&self) -> String {
+        "instant".into()
+    }
+
+    async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
+        let last = request.messages.last().expect("a request has messages");
+        let (content, stop_reason) = if last.tool_results().next().is_some() {
+            (vec![ContentBlock::Text("Mairaさん、2+5の答えは7です。".into())], StopReason::EndTurn)
+        } else if last.text().contains("ありがとう") {
+            (vec![ContentBlock::Text("どういたしまして、Mairaさん。".into())], StopReason::EndTurn)
+        } else {
+            (
+                vec![
+                    ContentBlock::Text("Mairaさん、計算します。".into()),
+                    ContentBlock::ToolUse(ToolUse {
+                        tool_use_id: format!("tooluse_bench_{:06}", request.messages.len()),
+                        name: "calculator".into(),
+                        input: json!({"expression": "2+5"}),
+                    }),
+                ],
+                StopReason::ToolUse,
+            )
+        };
+        Ok(ModelResponse {
+            message: Message {
+                role: Role::Assistant,
+                content,
+            },
+            stop_reason,
+            usage: Usage::default(),
+        })
+    }
+}
+
+fn entrypoint(max_sessions: usize) -> TutorialEntrypoint {
+    let agent = tutorial_agent(Arc::new(InstantModel), Clock::Local, AgentConfig::default());
+    let sessions = SessionStore::new(SessionConfig {
+        max_sessions,
+        ..SessionConfig::default()
+    });
+    TutorialEntrypoint::new(agent, sessions)
+}
+
+fn main() {
+    if let Ok(count) = std::env::var("BENCH_MEMORY_SESSIONS") {
+        memory_child(count.parse().expect("a session count"));
+        return;
+    }
+    let sections: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with("--")).collect();
+    let wants = |name: &str| sections.is_empty() || sections.iter().any(|section| section == name);
+    println!("agent-server runtime benchmarks ({} cores)\n", available_cores());
+    if wants("throughput") {
+        throughput();
+    }
+    if wants("memory") {
+        memory();
+    }
+    if wants("startup") {
+        startup();
+    }
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throughput and latency
+
+const WARM_UP: Duration = Duration::from_millis(500);
+const MEASURE: Duration = Duration::from_secs(3);
+
+fn throughput() {
+    let (address, _server) = serve_in_background();
+    let client_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("Throughput of POST /invocations over loopback HTTP (one tool round = two model calls each)");
+    println!("  target: ≥ 5,000 invocations/s at 8 clients with p99 under 5 ms");
+    println!("  reference (Python SDK + Strands, one process): ~65/s sequentially, p50 14 ms; 97% failed at 8 clients");
+    println!(
+        "  {:<22} {:>8} {:>14} {:>10} {:>10} {:>8}",
+        "sessions", "clients", "invocations/s", "p50 ms", "p99 ms", "wrong"
+    );
+    for (run, shared) in [false, true].into_iter().enumerate() {
+        for clients in [1, 8, 64] {
+            let label = if shared { "all on one session" } else { "one per client" };
+            let result = client_runtime.block_on(load(address, clients, shared, run * 100 + clients));
+            println!(
+                "  {:<22} {:>8} {:>14.0} {:>10.3} {:>10.3} {:>8}",
+                label,
+                clients,
+                result.per_second,
+                result.p50.as_secs_f64() * 1e3,
+                result.p99.as_secs_f64() * 1e3,
+                result.errors
+            );
+        }
+    }
+    println!();
+}
+
+/// Starts the tutorial server on its own 2-thread runtime; returns its address.
+fn serve_in_background() -> (SocketAddr, std::thread::JoinHandle<()>) {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app = AgentCoreApp::new(entrypoint(1_000_000));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            sender.send(listener.local_addr().unwrap()).unwrap();
+            app.serve(listener, std::future::pending()).await.unwrap();
+        });
+    });
+    (receiver.recv().unwrap(), handle)
+}
+
+/// Every response must be this exact body, so only complete, correct invocations count.
+const EXPECTED_ANSWER: &str = "\"Mairaさん、2+5の答えは7です。\"";
+
+struct LoadResult {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+}
+
+async fn load(address: SocketAddr, clients: usize, shared: bool, run: usize) -> LoadResult {
+    let url = format!("http://{address}/invocations");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|n| {
+            let client = client.clone();
+            let url = url.clone();
+            let session = if shared {
+                format!("bench-{run}-shared")
+            } else {
+                format!("bench-{run}-{n}")
+            };
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                let body = json!({"prompt": "2+5の答えは?", "user_id": "1"}).to_string();
+                while started.elapsed() < WARM_UP + MEASURE {
+                    let sent = Instant::now();
+                    let ok = match client
+                        .post(&url)
+                        .header(SESSION_ID_HEADER, &session)
+                        .body(body.clone())
+                        .send()
+                        .await
+                    {
+                        Ok(response) => {
+                            response.status() == 200
+                                && response.bytes().await.is_ok_and(|body| body == EXPECTED_ANSWER.as_bytes())
+                        }
+                        Err(_) => false,
+                    };
+                    if sent.duration_since(started) >= WARM_UP {
+                        if ok {
+                            latencies.push(sent.elapsed());
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (mine, failed) = task.await.unwrap();
+        latencies.extend(mine);
+        errors += failed;
+    }
+    latencies.sort();
+    let at = |fraction: f64| latencies[((latencies.len() as f64 * fraction) as usize).min(latencies.len() - 1)];
+    LoadResult {
+        per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+        errors,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory per idle session
+
+fn memory() {
+    println!("Resident memory per idle session holding the tutorial's 6-message history (calculator turn + a thank-you)");
+    println!("  target: ≤ 4 KiB per session beyond its message text");
+    println!("  {:>9} {:>14} {:>18} {:>22}", "sessions", "RSS growth", "per session", "per session, less text");
+    for count in [10_000, 100_000] {
+        let output = Command::new(std::env::current_exe().unwrap())
+            .env("BENCH_MEMORY_SESSIONS", count.to_string())
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&output.stdout);
+        let fields: Vec<f64> = line.split_whitespace().filter_map(|field| field.parse().ok()).collect();
+        let [growth, text] = fields[..] else {
+            println!("  {count:>9} measurement failed: {line} {}", String::from_utf8_lossy(&output.stderr));
+            continue;
+        };
+        println!(
+            "  {:>9} {:>11.1} MiB {:>14.0} B {:>20.0} B",
+            count,
+            growth / 1048576.0,
+            growth / count as f64,
+            (growth - text) / count as f64
+        );
+    }
+    println!();
+}
+
+/// In a fresh process: fills `count` sessions and prints "<RSS growth bytes> <text bytes>".
+fn memory_child(count: usize) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let entrypoint = entrypoint(count + 1);
+        let ids: Vec<SessionId> = (0..count)
+            .map(|n| SessionId::parse(&format!("{n:08}-0000-4000-8000-000000000000")).unwrap())
+            .collect();
+        let before = resident_bytes();
+        for id in &ids {
+            for prompt in ["2+5の答えは?", "ありがとう"] {
+                let context = RuntimeContext {
+                    session_id: id.clone(),
+                    request_id: String::new(),
+                    request_headers: Default::default(),
+                };
+                entrypoint
+                    .invoke(json!({"prompt": prompt, "user_id": "1"}), context)
+                    .await
+                    .expect("the instant model answers");
+            }
+        }
+        let after = resident_bytes();
+        let text = text_bytes(&entrypoint, &ids[0]).await * count as u64;
+        assert_eq!(entrypoint.sessions().len(), count);
+        println!("{} {}", after.saturating_sub(before), text);
+    });
+}
+
+/// The bytes of text one session holds: its id, message texts, tool ids, names and inputs.
+async fn text_bytes(entrypoint: &TutorialEntrypoint, id: &SessionId) -> u64 {
+    let lease = entrypoint.sessions().acquire(id).unwrap();
+    let conversation = lease.conversation().await;
+    assert_eq!(conversation.len(), 6);
+    let blocks: usize = conversation
+        .messages()
+        .iter()
+        .flat_map(|message| &message.content)
+        .map(|block| match block {
+            ContentBlock::Text(text) => text.len(),
+            ContentBlock::ToolUse(tool_use) => {
+                tool_use.tool_use_id.len() + tool_use.name.len() + tool_use.input.to_string().len()
+            }
+            ContentBlock::ToolResult(result) => result.tool_use_id.len() + result.text().len(),
+        })
+        .sum();
+    (blocks + id.as_str().len()) as u64
+}
+
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    vm_rss_bytes(&status)
+}
+
+fn vm_rss_bytes(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up
+
+fn startup() {
+    const RUNS: usize = 20;
+    println!("Start-up: process start to the first successful GET /ping ({RUNS} runs each)");
+    println!("  target: under 50 ms; reference: ~860 ms to start and ~112 MB resident after start-up");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
+    let replay = ["--replay", fixtures.to_str().unwrap()];
+    for (label, args) in [("--replay fixtures/tutorial", &replay[..]), ("Bedrock (region from env)", &[][..])] {
+        let mut times = Vec::new();
+        let mut resident = Vec::new();
+        for _ in 0..RUNS {
+            let (elapsed, rss) = start_once(args);
+            times.push(elapsed);
+            resident.push(rss);
+        }
+        times.sort();
+        resident.sort();
+        println!(
+            "  {label:<28} median {:>6.1} ms (min {:.1}, max {:.1}); resident after start-up {:.1} MiB",
+            times[RUNS / 2].as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3,
+            times[RUNS - 1].as_secs_f64() * 1e3,
+            resident[RUNS / 2] as f64 / 1048576.0
+        );
+    }
+    println!();
+}
+
+/// Starts the binary, waits for its first 200 on /ping; returns the time taken and its RSS.
+fn start_once(args: &[&str]) -> (Duration, u64) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agent-server"))
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix("address=").map(str::to_owned))
+        })
+        .expect("the start-up line");
+    while !ping_ok(&address) {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let elapsed = started.elapsed();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let rss = vm_rss_bytes(&status);
+    let _ = child.kill();
+    let _ = child.wait();
+    (elapsed, rss)
+}
+
+fn ping_ok(address: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return false;
+    };
+    let request = format!("GET /ping HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
