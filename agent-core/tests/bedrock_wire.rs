@@ -52,6 +52,18 @@ async fn model_for(server: &MockServer) -> BedrockModel {
     BedrockModel::for_local_endpoint(&server.uri(), DEFAULT_MODEL_ID).await
 }
 
+/// One user message, no system prompt, no tools.
+async fn say_hi(model: &BedrockModel) -> Result<agent_core::ModelResponse, ModelError> {
+    let messages = [Message::user("hi")];
+    model
+        .converse(ConverseRequest {
+            system: "",
+            messages: &messages,
+            tools: &[],
+        })
+        .await
+}
+
 fn history_with_tool_round() -> Vec<Message> {
     vec![
         Message::user("2+5の答えは?"),
@@ -212,16 +224,7 @@ async fn service_errors_are_sorted_into_model_errors() {
             .respond_with(template)
             .mount(&server)
             .await;
-        let model = model_for(&server).await;
-        let messages = [Message::user("hi")];
-        let error = model
-            .converse(ConverseRequest {
-                system: "",
-                messages: &messages,
-                tools: &[],
-            })
-            .await
-            .unwrap_err();
+        let error = say_hi(&model_for(&server).await).await.unwrap_err();
         let kind = match &error {
             ModelError::Throttled { .. } => "throttled",
             ModelError::Unavailable { status: 503, .. } => "unavailable",
@@ -240,15 +243,7 @@ async fn an_unreachable_endpoint_is_a_connection_error() {
     drop(listener);
     let model =
         BedrockModel::for_local_endpoint(&format!("http://{address}"), DEFAULT_MODEL_ID).await;
-    let messages = [Message::user("hi")];
-    let error = model
-        .converse(ConverseRequest {
-            system: "",
-            messages: &messages,
-            tools: &[],
-        })
-        .await
-        .unwrap_err();
+    let error = say_hi(&model).await.unwrap_err();
     assert!(matches!(error, ModelError::Connection { .. }), "{error:?}");
 }
 

@@ -19,10 +19,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_core::{
-    AgentConfig, ContentBlock, ConverseRequest, Message, Model, ModelError, ModelResponse, Role, RuntimeContext,
-    SessionConfig, SessionId, SessionStore, StopReason, ToolUse, Usage,
+    AgentConfig, ContentBlock, ConverseRequest, Message, Model, ModelError, ModelResponse, Role,
+    RuntimeContext, SessionConfig, SessionId, SessionStore, StopReason, ToolUse, Usage,
 };
-use agent_server::{AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint, tutorial_agent};
+use agent_server::{
+    AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint, tutorial_agent,
+};
 use agent_tools::Clock;
 use async_trait::async_trait;
 use serde_json::json;
@@ -40,9 +42,15 @@ impl Model for InstantModel {
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         let last = request.messages.last().expect("a request has messages");
         let (content, stop_reason) = if last.tool_results().next().is_some() {
-            (vec![ContentBlock::Text("Mairaさん、2+5の答えは7です。".into())], StopReason::EndTurn)
+            (
+                vec![ContentBlock::Text("Mairaさん、2+5の答えは7です。".into())],
+                StopReason::EndTurn,
+            )
         } else if last.text().contains("ありがとう") {
-            (vec![ContentBlock::Text("どういたしまして、Mairaさん。".into())], StopReason::EndTurn)
+            (
+                vec![ContentBlock::Text("どういたしまして、Mairaさん。".into())],
+                StopReason::EndTurn,
+            )
         } else {
             (
                 vec![
@@ -81,9 +89,15 @@ fn main() {
         memory_child(count.parse().expect("a session count"));
         return;
     }
-    let sections: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with("--")).collect();
+    let sections: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
     let wants = |name: &str| sections.is_empty() || sections.iter().any(|section| section == name);
-    println!("agent-server runtime benchmarks ({} cores)\n", available_cores());
+    println!(
+        "agent-server runtime benchmarks ({} cores)\n",
+        available_cores()
+    );
     if wants("throughput") {
         throughput();
     }
@@ -112,17 +126,26 @@ fn throughput() {
         .enable_all()
         .build()
         .unwrap();
-    println!("Throughput of POST /invocations over loopback HTTP (one tool round = two model calls each)");
+    println!(
+        "Throughput of POST /invocations over loopback HTTP (one tool round = two model calls each)"
+    );
     println!("  target: ≥ 5,000 invocations/s at 8 clients with p99 under 5 ms");
-    println!("  reference (Python SDK + Strands, one process): ~65/s sequentially, p50 14 ms; 97% failed at 8 clients");
+    println!(
+        "  reference (Python SDK + Strands, one process): ~65/s sequentially, p50 14 ms; 97% failed at 8 clients"
+    );
     println!(
         "  {:<22} {:>8} {:>14} {:>10} {:>10} {:>8}",
         "sessions", "clients", "invocations/s", "p50 ms", "p99 ms", "wrong"
     );
     for (run, shared) in [false, true].into_iter().enumerate() {
         for clients in [1, 8, 64] {
-            let label = if shared { "all on one session" } else { "one per client" };
-            let result = client_runtime.block_on(load(address, clients, shared, run * 100 + clients));
+            let label = if shared {
+                "all on one session"
+            } else {
+                "one per client"
+            };
+            let result =
+                client_runtime.block_on(load(address, clients, shared, run * 100 + clients));
             println!(
                 "  {:<22} {:>8} {:>14.0} {:>10.3} {:>10.3} {:>8}",
                 label,
@@ -168,7 +191,10 @@ struct LoadResult {
 
 async fn load(address: SocketAddr, clients: usize, shared: bool, run: usize) -> LoadResult {
     let url = format!("http://{address}/invocations");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|n| {
@@ -194,7 +220,10 @@ async fn load(address: SocketAddr, clients: usize, shared: bool, run: usize) -> 
                     {
                         Ok(response) => {
                             response.status() == 200
-                                && response.bytes().await.is_ok_and(|body| body == EXPECTED_ANSWER.as_bytes())
+                                && response
+                                    .bytes()
+                                    .await
+                                    .is_ok_and(|body| body == EXPECTED_ANSWER.as_bytes())
                         }
                         Err(_) => false,
                     };
@@ -218,7 +247,9 @@ async fn load(address: SocketAddr, clients: usize, shared: bool, run: usize) -> 
         errors += failed;
     }
     latencies.sort();
-    let at = |fraction: f64| latencies[((latencies.len() as f64 * fraction) as usize).min(latencies.len() - 1)];
+    let at = |fraction: f64| {
+        latencies[((latencies.len() as f64 * fraction) as usize).min(latencies.len() - 1)]
+    };
     LoadResult {
         per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
         p50: at(0.50),
@@ -231,18 +262,29 @@ async fn load(address: SocketAddr, clients: usize, shared: bool, run: usize) -> 
 // Memory per idle session
 
 fn memory() {
-    println!("Resident memory per idle session holding the tutorial's 6-message history (calculator turn + a thank-you)");
+    println!(
+        "Resident memory per idle session holding the tutorial's 6-message history (calculator turn + a thank-you)"
+    );
     println!("  target: ≤ 4 KiB per session beyond its message text");
-    println!("  {:>9} {:>14} {:>18} {:>22}", "sessions", "RSS growth", "per session", "per session, less text");
+    println!(
+        "  {:>9} {:>14} {:>18} {:>22}",
+        "sessions", "RSS growth", "per session", "per session, less text"
+    );
     for count in [10_000, 100_000] {
         let output = Command::new(std::env::current_exe().unwrap())
             .env("BENCH_MEMORY_SESSIONS", count.to_string())
             .output()
             .unwrap();
         let line = String::from_utf8_lossy(&output.stdout);
-        let fields: Vec<f64> = line.split_whitespace().filter_map(|field| field.parse().ok()).collect();
+        let fields: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|field| field.parse().ok())
+            .collect();
         let [growth, text] = fields[..] else {
-            println!("  {count:>9} measurement failed: {line} {}", String::from_utf8_lossy(&output.stderr));
+            println!(
+                "  {count:>9} measurement failed: {line} {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
             continue;
         };
         println!(
@@ -258,7 +300,10 @@ fn memory() {
 
 /// In a fresh process: fills `count` sessions and prints "<RSS growth bytes> <text bytes>".
 fn memory_child(count: usize) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let entrypoint = entrypoint(count + 1);
         let ids: Vec<SessionId> = (0..count)
@@ -325,10 +370,15 @@ fn vm_rss_bytes(status: &str) -> u64 {
 fn startup() {
     const RUNS: usize = 20;
     println!("Start-up: process start to the first successful GET /ping ({RUNS} runs each)");
-    println!("  target: under 50 ms; reference: ~860 ms to start and ~112 MB resident after start-up");
+    println!(
+        "  target: under 50 ms; reference: ~860 ms to start and ~112 MB resident after start-up"
+    );
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
     let replay = ["--replay", fixtures.to_str().unwrap()];
-    for (label, args) in [("--replay fixtures/tutorial", &replay[..]), ("Bedrock (region from env)", &[][..])] {
+    for (label, args) in [
+        ("--replay fixtures/tutorial", &replay[..]),
+        ("Bedrock (region from env)", &[][..]),
+    ] {
         let mut times = Vec::new();
         let mut resident = Vec::new();
         for _ in 0..RUNS {
@@ -375,7 +425,8 @@ fn start_once(args: &[&str]) -> (Duration, u64) {
         std::thread::sleep(Duration::from_micros(200));
     }
     let elapsed = started.elapsed();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     let rss = vm_rss_bytes(&status);
     let _ = child.kill();
     let _ = child.wait();

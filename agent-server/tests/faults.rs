@@ -75,7 +75,8 @@ struct Stack {
     server: TestServer,
 }
 
-async fn stack() -> Stack {
+/// Bedrock on wiremock, and a client for it through the real AWS SDK.
+async fn bedrock_stand_in() -> (Bedrock, MockServer, BedrockModel) {
     let bedrock = Bedrock::default();
     let mock = MockServer::start().await;
     Mock::given(wiremock::matchers::method("POST"))
@@ -83,6 +84,11 @@ async fn stack() -> Stack {
         .mount(&mock)
         .await;
     let model = BedrockModel::for_local_endpoint(&mock.uri(), DEFAULT_MODEL_ID).await;
+    (bedrock, mock, model)
+}
+
+async fn stack() -> Stack {
+    let (bedrock, mock, model) = bedrock_stand_in().await;
     let server = TestServer::tutorial(Arc::new(model), SessionConfig::default()).await;
     Stack {
         bedrock,
@@ -264,13 +270,7 @@ impl Tool for Fragile {
 
 #[tokio::test]
 async fn a_panicking_or_failing_tool_becomes_an_error_result_and_the_server_survives() {
-    let bedrock = Bedrock::default();
-    let mock = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(bedrock.clone())
-        .mount(&mock)
-        .await;
-    let model = BedrockModel::for_local_endpoint(&mock.uri(), DEFAULT_MODEL_ID).await;
+    let (bedrock, mock, model) = bedrock_stand_in().await;
     let agent = Agent::builder(Arc::new(model))
         .tool(Arc::new(Fragile))
         .unwrap()

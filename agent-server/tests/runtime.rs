@@ -212,15 +212,7 @@ async fn ping_is_busy_while_an_invocation_runs() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(server.ping_status().await, "HealthyBusy");
     assert_eq!(call.await.unwrap().status, 200);
-    let ping: Value = server
-        .client
-        .get(server.url("/ping"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ping = server.ping().await;
     assert_eq!(ping["status"], "Healthy");
     assert!(ping["time_of_last_update"].as_u64().unwrap() > 1_700_000_000);
 }

@@ -94,18 +94,15 @@ impl TestServer {
         .await
     }
 
+    /// GET /ping's body.
+    pub async fn ping(&self) -> Value {
+        let response = self.client.get(self.url("/ping")).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     /// GET /ping's status field.
     pub async fn ping_status(&self) -> String {
-        let body: Value = self
-            .client
-            .get(self.url("/ping"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["status"].as_str().unwrap().to_owned()
+        self.ping().await["status"].as_str().unwrap().to_owned()
     }
 
     /// Asks the server to stop and waits until it has.
