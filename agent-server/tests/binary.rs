@@ -3,20 +3,30 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A running `agent-server` process on an ephemeral loopback port; killed when dropped.
 struct Process {
     child: Child,
     address: String,
     startup_line: String,
+    /// Log lines after the start-up line.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Process {
     /// Starts the binary with `args`, a clean AWS environment and `--port 0`, and waits for the
     /// start-up line to learn the port.
     fn start(args: &[&str]) -> Self {
+        Self::start_with(args, &[])
+    }
+
+    /// As [`Process::start`], with extra environment variables.
+    fn start_with(args: &[&str], environment: &[(&str, &str)]) -> Self {
         let home = std::env::temp_dir().join(format!("agent-server-home-{}", std::process::id()));
         std::fs::create_dir_all(&home).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_agent-server"));
@@ -39,6 +49,7 @@ impl Process {
             .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
             // Should credentials turn up after all, the request still stays on this machine.
             .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
+            .envs(environment.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
@@ -49,17 +60,37 @@ impl Process {
             .map(Result::unwrap)
             .find(|line| line.contains("agent-server listening"))
             .expect("the start-up line");
-        std::thread::spawn(move || lines.for_each(drop));
-        let address = startup_line
-            .split_whitespace()
-            .find_map(|field| field.strip_prefix("address="))
-            .unwrap()
-            .to_owned();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            lines
+                .map_while(Result::ok)
+                .for_each(|line| sink.lock().unwrap().push(line))
+        });
+        let address = address_in(&startup_line);
         Self {
             child,
             address,
             startup_line,
+            log,
         }
+    }
+
+    /// Waits up to 2 s for a log line containing `text`.
+    async fn log_line(&self, text: &str) -> String {
+        for _ in 0..200 {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|line| line.contains(text))
+            {
+                return line.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("no log line with {text}: {:?}", self.log.lock().unwrap());
     }
 
     async fn ask(&self, prompt: &str) -> (u16, Value) {
@@ -72,6 +103,18 @@ impl Process {
             .unwrap();
         (response.status().as_u16(), response.json().await.unwrap())
     }
+}
+
+/// The bound address from the start-up line, in text or JSON log format.
+fn address_in(line: &str) -> String {
+    if line.starts_with('{') {
+        let record: Value = serde_json::from_str(line).unwrap();
+        return record["fields"]["address"].as_str().unwrap().to_owned();
+    }
+    line.split_whitespace()
+        .find_map(|field| field.strip_prefix("address="))
+        .unwrap()
+        .to_owned()
 }
 
 impl Drop for Process {
@@ -139,6 +182,55 @@ async fn without_aws_credentials_it_starts_and_explains_how_to_configure_or_run_
         "readable, not a Debug dump: {details}"
     );
     assert!(details.contains("--replay fixtures/tutorial"), "{details}");
+}
+
+#[tokio::test]
+async fn the_standard_aws_endpoint_override_reaches_a_local_bedrock() {
+    let bedrock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "output": {"message": {"role": "assistant", "content": [{"text": "Mairaさん、こんにちは。"}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 5, "outputTokens": 5, "totalTokens": 10}
+        })))
+        .expect(1)
+        .mount(&bedrock)
+        .await;
+    let server = Process::start_with(
+        &[],
+        &[
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &bedrock.uri()),
+            ("AWS_ACCESS_KEY_ID", "AKIDLOCALSTANDIN"),
+            ("AWS_SECRET_ACCESS_KEY", "local-stand-in"),
+        ],
+    );
+    let (status, answer) = server.ask("hello").await;
+    assert_eq!((status, answer), (200, json!("Mairaさん、こんにちは。")));
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_invocation_span() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
+    let server = Process::start(&[
+        "--log-format",
+        "json",
+        "--replay",
+        fixtures.to_str().unwrap(),
+    ]);
+    let record: Value = serde_json::from_str(&server.startup_line).unwrap();
+    assert_eq!(record["fields"]["message"], "agent-server listening");
+    assert_eq!(record["level"], "INFO");
+    assert_eq!(server.ask("外の天気はどうですか?").await.0, 200);
+    let finished: Value =
+        serde_json::from_str(&server.log_line("invocation finished").await).unwrap();
+    assert_eq!(finished["fields"]["status"], 200);
+    assert_eq!(finished["span"]["name"], "invocation");
+    assert_eq!(finished["span"]["session_id"], "binary-test");
+    assert_eq!(
+        finished["span"]["request_id"].as_str().map(str::len),
+        Some(36)
+    );
 }
 
 #[test]
