@@ -1,4 +1,4 @@
-//! A model that answers from a function instead of a service: for tests and benchmarks.
+//! A model that answers from a function instead of a service: for tests and examples.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
