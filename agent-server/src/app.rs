@@ -4,6 +4,7 @@
 //! whatever the Content-Type, session and request ids, forwarded headers, busy tracking — so an
 //! entrypoint only sees a parsed payload and its [`RuntimeContext`].
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,16 +15,18 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::Value;
+use futures::stream::{BoxStream, StreamExt};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::entrypoint::Entrypoint;
+use crate::entrypoint::{Entrypoint, Output};
 use crate::error::InvocationError;
-use crate::health::Health;
+use crate::health::{BusyGuard, Health};
 
 /// The runtime session id header.
 pub const SESSION_ID_HEADER: HeaderName =
@@ -116,7 +119,7 @@ async fn invocations(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let _busy = app.health.track();
+    let busy = app.health.track();
     let session_id = match session_id_of(&headers) {
         Ok(id) => id,
         Err(error) => return error.into_response(),
@@ -140,7 +143,8 @@ async fn invocations(
     .await;
 
     let mut response = match outcome {
-        Ok(value) => json_response(&value),
+        Ok(Output::Value(value)) => json_response(&value),
+        Ok(Output::Stream(items)) => event_stream_response(items, busy),
         Err(error) => {
             span.in_scope(|| tracing::warn!(%error, "invocation failed"));
             error.into_response()
@@ -227,6 +231,38 @@ fn parse_payload(
         return Err(InvocationError::InvalidJson("the body is empty".into()));
     }
     serde_json::from_slice(&body).map_err(|error| InvocationError::InvalidJson(error.to_string()))
+}
+
+/// Items as server-sent events; the runtime stays busy until the stream ends or the client
+/// goes away, and an error is sent as one last event, as the reference runtime frames it.
+fn event_stream_response(
+    items: BoxStream<'static, Result<Value, InvocationError>>,
+    busy: BusyGuard,
+) -> Response {
+    let events = items
+        .scan(false, |failed, item| {
+            if *failed {
+                return std::future::ready(None);
+            }
+            let data = match item {
+                Ok(value) => value,
+                Err(error) => {
+                    *failed = true;
+                    tracing::warn!(%error, "stream failed");
+                    json!({
+                        "error": error.to_string(),
+                        "error_type": error.kind(),
+                        "message": "An error occurred during streaming",
+                    })
+                }
+            };
+            std::future::ready(Some(data))
+        })
+        .map(move |data| {
+            let _busy = &busy;
+            Ok::<_, Infallible>(Event::default().data(data.to_string()))
+        });
+    Sse::new(events).into_response()
 }
 
 /// `value` as a JSON body, UTF-8 unescaped.

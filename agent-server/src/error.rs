@@ -82,6 +82,23 @@ impl InvocationError {
         }
     }
 
+    /// The error's kind as one word, such as `ModelTimeout`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "InvalidJson",
+            Self::InvalidPayload(_) => "InvalidPayload",
+            Self::InvalidSessionId(_) => "InvalidSessionId",
+            Self::PayloadTooLarge { .. } => "PayloadTooLarge",
+            Self::Unavailable(_) => "Unavailable",
+            Self::Throttled { .. } => "Throttled",
+            Self::ModelFailed { .. } => "ModelFailed",
+            Self::ModelTimeout(_) => "ModelTimeout",
+            Self::Internal(_) => "Internal",
+            Self::NotFound(_) => "NotFound",
+            Self::MethodNotAllowed(_) => "MethodNotAllowed",
+        }
+    }
+
     fn body(&self) -> ErrorBody<'_> {
         let (error, details) = match self {
             Self::InvalidJson(details) => ("Invalid JSON", Some(details.as_str())),

@@ -25,7 +25,7 @@ pub use app::{
     AgentCoreApp, DEFAULT_MAX_BODY_BYTES, REQUEST_ID_HEADER, SESSION_ID_HEADER, shutdown_signal,
 };
 pub use config::{LogFormat, ServerConfig};
-pub use entrypoint::{Entrypoint, entrypoint_fn};
+pub use entrypoint::{Entrypoint, Output, entrypoint_fn, streaming_entrypoint_fn};
 pub use error::InvocationError;
 pub use health::{BusyGuard, Health, PingStatus, Status};
 pub use tutorial::{TutorialEntrypoint, TutorialRequest, personalised_prompt, tutorial_agent};

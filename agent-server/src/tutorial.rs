@@ -12,7 +12,7 @@ use agent_tools::{Clock, tutorial_tools};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::entrypoint::Entrypoint;
+use crate::entrypoint::{Entrypoint, Output};
 use crate::error::InvocationError;
 
 /// The reference agent's system prompt, verbatim.
@@ -139,14 +139,14 @@ impl Entrypoint for TutorialEntrypoint {
         &self,
         payload: Value,
         context: RuntimeContext,
-    ) -> Result<Value, InvocationError> {
+    ) -> Result<Output, InvocationError> {
         // Validate before touching any session, so bad input never creates or changes one.
         let request = TutorialRequest::from_payload(&payload)?;
         let prompt = personalised_prompt(request.user_name, &request.prompt, &context.session_id);
         let lease = self.sessions.acquire(&context.session_id)?;
         let mut conversation = lease.conversation().await;
         let reply = self.agent.invoke(&mut conversation, &prompt).await?;
-        Ok(Value::String(reply.text))
+        Ok(Output::Value(Value::String(reply.text)))
     }
 }
 
