@@ -3,7 +3,7 @@
 //! One `SessionStore` handle is shared by every request. A session is created on its first
 //! invocation and ends 15 minutes after its last one or 8 hours after creation, like an
 //! AgentCore Runtime microVM; its state is then dropped. A background task sleeps until the
-//! next deadline (as mini-redis' `purge_expired_tasks` does), so requests never scan.
+//! next deadline, or until woken by an earlier one, so requests never scan.
 //!
 //! Invocations on one session take its conversation lock in arrival order (tokio's mutex is
 //! fair), so a second concurrent request waits its turn; different sessions never contend

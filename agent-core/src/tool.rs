@@ -1,6 +1,6 @@
 //! Tools the model may call, and the registry that runs them safely.
 //!
-//! A tool's definition (name, description, JSON input schema) travels with its call, as in rig.
+//! A tool's definition (name, description, JSON input schema) travels with its call.
 //! The registry is the one place that turns anything a tool use can go wrong with — an unknown
 //! name, input that fails the schema, an error, even a panic — into an error *result* for the
 //! model, so a confused model never fails an invocation.
