@@ -152,7 +152,7 @@ impl Agent {
             let tool_uses: Vec<_> = message.tool_uses().cloned().collect();
             match (&stop_reason, tool_uses.is_empty()) {
                 (StopReason::ToolUse, false) => {
-                    conversation.push(message);
+                    conversation.push(message.for_history());
                     let results =
                         join_all(tool_uses.iter().map(|tool_use| self.tools.run(tool_use))).await;
                     conversation.push(Message {
@@ -178,7 +178,7 @@ impl Agent {
                 }
                 (_, true) => {
                     let text = message.text();
-                    conversation.push(message);
+                    conversation.push(message.for_history());
                     return Ok(AgentReply {
                         text,
                         stop_reason,

@@ -7,6 +7,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// Stands in a history for a message that had no content, which Converse would refuse.
+pub const EMPTY_MESSAGE_PLACEHOLDER: &str = "(no content)";
+
+/// Stands in a tool result for a tool that returned no output, which Converse would refuse.
+pub const EMPTY_TOOL_OUTPUT_PLACEHOLDER: &str = "(the tool returned no output)";
+
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -111,6 +117,18 @@ impl Message {
         })
     }
 
+    /// The message as Bedrock accepts it back in a history: blank text blocks removed, and a
+    /// placeholder when nothing is left, since Converse refuses blank text and empty content.
+    pub fn for_history(mut self) -> Self {
+        self.content
+            .retain(|block| !matches!(block, ContentBlock::Text(text) if text.trim().is_empty()));
+        if self.content.is_empty() {
+            self.content
+                .push(ContentBlock::Text(EMPTY_MESSAGE_PLACEHOLDER.to_owned()));
+        }
+        self
+    }
+
     /// True for a user message that opens a turn: user text, not the answer to a tool use.
     ///
     /// A history may only start at such a message; Bedrock rejects one that starts with an
@@ -187,6 +205,36 @@ mod tests {
             json!({"role": "user", "content": [
                 {"toolResult": {"toolUseId": "t1", "content": [{"text": "sunny"}], "status": "success"}}
             ]})
+        );
+    }
+
+    #[test]
+    fn histories_get_no_blank_text_and_no_empty_content() {
+        let empty = Message {
+            role: Role::Assistant,
+            content: vec![],
+        };
+        assert_eq!(
+            empty.for_history(),
+            Message::assistant(EMPTY_MESSAGE_PLACEHOLDER)
+        );
+        let blank_and_tool = Message {
+            role: Role::Assistant,
+            content: vec![
+                ContentBlock::Text(" \n".into()),
+                ContentBlock::ToolUse(ToolUse {
+                    tool_use_id: "t".into(),
+                    name: "weather".into(),
+                    input: json!({}),
+                }),
+            ],
+        };
+        let kept = blank_and_tool.for_history();
+        assert_eq!(kept.content.len(), 1);
+        assert_eq!(kept.tool_uses().count(), 1);
+        assert_eq!(
+            Message::assistant("hi").for_history(),
+            Message::assistant("hi")
         );
     }
 

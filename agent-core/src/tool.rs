@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::message::{ToolResult, ToolResultContent, ToolResultStatus, ToolUse};
+use crate::message::{
+    EMPTY_TOOL_OUTPUT_PLACEHOLDER, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
+};
 
 /// What the model is told about a tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,7 +145,7 @@ impl ToolRegistry {
         match AssertUnwindSafe(call).catch_unwind().await {
             Ok(Ok(ToolOutput(content))) => ToolResult {
                 tool_use_id: id,
-                content,
+                content: non_empty(content),
                 status: ToolResultStatus::Success,
             },
             Ok(Err(error)) => ToolResult::error(id, format!("Error: {error}")),
@@ -153,6 +155,18 @@ impl ToolRegistry {
             }
         }
     }
+}
+
+/// Tool output as Converse accepts it: blank text dropped, a placeholder when nothing is left.
+fn non_empty(mut content: Vec<ToolResultContent>) -> Vec<ToolResultContent> {
+    content
+        .retain(|block| !matches!(block, ToolResultContent::Text(text) if text.trim().is_empty()));
+    if content.is_empty() {
+        content.push(ToolResultContent::Text(
+            EMPTY_TOOL_OUTPUT_PLACEHOLDER.to_owned(),
+        ));
+    }
+    content
 }
 
 #[cfg(test)]
@@ -179,6 +193,7 @@ mod tests {
         async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
             match input["text"].as_str() {
                 Some("panic") => panic!("asked to"),
+                Some("nothing") => Ok(ToolOutput(Vec::new())),
                 Some("fail") => Err(ToolError::new("asked to fail")),
                 Some(text) => Ok(ToolOutput::text(text)),
                 None => unreachable!("the schema requires text"),
@@ -243,6 +258,17 @@ mod tests {
             panicked,
             ToolResult::error("id-1", "Tool `echo` failed unexpectedly.")
         );
+    }
+
+    #[tokio::test]
+    async fn empty_output_is_replaced_by_a_placeholder_bedrock_accepts() {
+        for input in [json!({"text": ""}), json!({"text": "nothing"})] {
+            let result = registry().run(&use_of("echo", input)).await;
+            assert_eq!(
+                result,
+                ToolResult::success("id-1", EMPTY_TOOL_OUTPUT_PLACEHOLDER)
+            );
+        }
     }
 
     #[test]

@@ -384,6 +384,44 @@ async fn an_empty_prompt_is_invalid_input() {
     assert!(model.requests().is_empty());
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_empty_answer_is_returned_as_is_but_kept_in_a_form_bedrock_accepts() {
+    let empty = ModelResponse {
+        message: Message {
+            role: Role::Assistant,
+            content: vec![ContentBlock::Text(String::new())],
+        },
+        ..text_response("")
+    };
+    let model = ScriptedModel::sequence(vec![
+        Ok(tool_use_response(&[("t", "weather", json!({}))])),
+        Ok(empty),
+        Ok(text_response("next")),
+    ]);
+    let agent = agent(&model, fast_config());
+    let mut conversation = Conversation::new();
+    let reply = agent.invoke(&mut conversation, "hi").await.unwrap();
+    assert_eq!(reply.text, "");
+    assert_eq!(
+        conversation.messages()[3],
+        Message::assistant(agent_core::message::EMPTY_MESSAGE_PLACEHOLDER)
+    );
+
+    agent.invoke(&mut conversation, "again").await.unwrap();
+    let sent = model.requests().pop().unwrap();
+    for message in &sent {
+        assert!(!message.content.is_empty());
+        for block in &message.content {
+            if let ContentBlock::Text(text) = block {
+                assert!(
+                    !text.trim().is_empty(),
+                    "blank text sent to the model: {sent:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn replies_join_text_blocks() {
     let message = Message {
