@@ -4,10 +4,10 @@
 //! recorded response is served byte for byte and a captured request can be read back.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::message::Message;
-use crate::model::{ConverseRequest, ModelResponse, StopReason, Usage};
+use crate::model::{ModelResponse, StopReason, Usage};
 
 /// The body of `POST /model/{modelId}/converse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,29 +25,6 @@ pub struct ConverseBody {
 #[serde(rename_all = "camelCase")]
 pub enum SystemBlock {
     Text(String),
-}
-
-impl ConverseBody {
-    /// The JSON body the SDK sends for `request`.
-    pub fn from_request(request: &ConverseRequest<'_>) -> Self {
-        let tools: Vec<Value> = request
-            .tools
-            .iter()
-            .map(|spec| {
-                json!({"toolSpec": {
-                    "name": spec.name,
-                    "description": spec.description,
-                    "inputSchema": {"json": spec.input_schema},
-                }})
-            })
-            .collect();
-        Self {
-            messages: request.messages.to_vec(),
-            system: vec![SystemBlock::Text(request.system.to_owned())],
-            tool_config: (!tools.is_empty())
-                .then(|| json!({"tools": tools, "toolChoice": {"auto": {}}})),
-        }
-    }
 }
 
 /// The body of a successful Converse response.
