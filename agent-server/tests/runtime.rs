@@ -9,7 +9,7 @@ use agent_core::scripted::{ScriptedModel, text_response};
 use agent_core::{Message, ModelError, SessionConfig};
 use agent_server::{AgentCoreApp, InvocationError, entrypoint_fn};
 use serde_json::{Value, json};
-use support::{Reply, TestServer};
+use support::{GatedModel, Reply, TestServer};
 
 /// A model that says how many messages it was sent and the user's name from the last prompt.
 fn counting_model() -> ScriptedModel {
@@ -180,37 +180,36 @@ async fn concurrent_invocations_on_one_session_both_succeed_in_arrival_order() {
 
 #[tokio::test]
 async fn different_sessions_run_in_parallel() {
-    let model = counting_model().with_delay(Duration::from_millis(400));
-    let server = Arc::new(tutorial_server(model).await);
-    let started = std::time::Instant::now();
+    // All eight invocations must be inside the model at once before any may answer.
+    let model = GatedModel::new();
+    let server =
+        Arc::new(TestServer::tutorial(Arc::new(model.clone()), SessionConfig::default()).await);
     let calls: Vec<_> = (0..8)
         .map(|n| {
             let server = server.clone();
             tokio::spawn(async move { server.ask(&format!("p{n}"), "1", "hi").await })
         })
         .collect();
+    model.wait_for_calls(8).await;
+    model.release(8);
     for call in calls {
-        assert_eq!(call.await.unwrap().status, 200);
+        assert_eq!(call.await.unwrap().text(), "1 messages");
     }
-    // Eight 400 ms invocations in sequence would take 3.2 s.
-    assert!(
-        started.elapsed() < Duration::from_millis(2_000),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[tokio::test]
 async fn ping_is_busy_while_an_invocation_runs() {
-    let model = counting_model().with_delay(Duration::from_millis(500));
-    let server = Arc::new(tutorial_server(model).await);
+    let model = GatedModel::new();
+    let server =
+        Arc::new(TestServer::tutorial(Arc::new(model.clone()), SessionConfig::default()).await);
     assert_eq!(server.ping_status().await, "Healthy");
     let call = tokio::spawn({
         let server = server.clone();
         async move { server.ask("slow", "1", "hi").await }
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    model.wait_for_calls(1).await;
     assert_eq!(server.ping_status().await, "HealthyBusy");
+    model.release(1);
     assert_eq!(call.await.unwrap().status, 200);
     let ping = server.ping().await;
     assert_eq!(ping["status"], "Healthy");
@@ -231,8 +230,8 @@ async fn tracked_background_work_keeps_ping_busy() {
 
 #[tokio::test]
 async fn shutdown_lets_an_in_flight_invocation_finish() {
-    let model = counting_model().with_delay(Duration::from_millis(500));
-    let server = tutorial_server(model).await;
+    let model = GatedModel::new();
+    let server = TestServer::tutorial(Arc::new(model.clone()), SessionConfig::default()).await;
     let client = server.client.clone();
     let url = server.url("/invocations");
     let call = tokio::spawn(async move {
@@ -245,11 +244,28 @@ async fn shutdown_lets_an_in_flight_invocation_finish() {
             .unwrap();
         Reply::from(response).await
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    model.wait_for_calls(1).await;
+    let mut server = server;
+    server.request_stop();
+    // Shutdown has begun once the listener is gone: new connections are refused.
+    let address = server.address;
+    tokio::time::timeout(Duration::from_secs(10), async move {
+        while tokio::net::TcpStream::connect(address).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the listener closes on shutdown");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !server.has_stopped(),
+        "serve returned with an invocation in flight"
+    );
+    model.release(1);
     server.shut_down().await;
     let reply = call.await.unwrap();
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.text(), "Maira: 1 messages, 晴れ");
+    assert_eq!(reply.text(), "1 messages");
 }
 
 #[tokio::test]

@@ -105,11 +105,21 @@ impl TestServer {
         self.ping().await["status"].as_str().unwrap().to_owned()
     }
 
-    /// Asks the server to stop and waits until it has.
-    pub async fn shut_down(mut self) {
+    /// Asks the server to stop: it closes its listener and finishes what is in flight.
+    pub fn request_stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// True once `serve` has returned, which is when a real process would exit.
+    pub fn has_stopped(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub async fn shut_down(mut self) {
+        self.request_stop();
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();
         }
@@ -121,6 +131,55 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A model that holds every call until released, and says when a call has arrived: lets tests
+/// act while invocations are provably in flight, without guessing with sleeps.
+#[derive(Clone)]
+pub struct GatedModel {
+    arrived: Arc<tokio::sync::Semaphore>,
+    release: Arc<tokio::sync::Semaphore>,
+}
+
+impl GatedModel {
+    pub fn new() -> Self {
+        Self {
+            arrived: Arc::new(tokio::sync::Semaphore::new(0)),
+            release: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
+
+    /// Waits until `calls` model calls are being held (10 s at most, then panics).
+    pub async fn wait_for_calls(&self, calls: u32) {
+        let arrived =
+            tokio::time::timeout(Duration::from_secs(10), self.arrived.acquire_many(calls))
+                .await
+                .expect("the model calls never arrived together")
+                .unwrap();
+        arrived.forget();
+    }
+
+    /// Lets `calls` held model calls answer.
+    pub fn release(&self, calls: usize) {
+        self.release.add_permits(calls);
+    }
+}
+
+#[async_trait::async_trait]
+impl agent_core::Model for GatedModel {
+    fn describe(&self) -> String {
+        "gated".into()
+    }
+
+    async fn converse(
+        &self,
+        request: agent_core::ConverseRequest<'_>,
+    ) -> Result<agent_core::ModelResponse, agent_core::ModelError> {
+        self.arrived.add_permits(1);
+        self.release.acquire().await.unwrap().forget();
+        let text = format!("{} messages", request.messages.len());
+        Ok(agent_core::scripted::text_response(&text))
     }
 }
 
