@@ -160,6 +160,11 @@ impl GatedModel {
         arrived.forget();
     }
 
+    /// Calls that arrived and were not yet waited for with [`GatedModel::wait_for_calls`].
+    pub fn unclaimed_calls(&self) -> usize {
+        self.arrived.available_permits()
+    }
+
     /// Lets `calls` held model calls answer.
     pub fn release(&self, calls: usize) {
         self.release.add_permits(calls);
