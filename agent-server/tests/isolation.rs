@@ -192,10 +192,10 @@ async fn run_case(plans: Vec<SessionPlan>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
-    fn sessions_never_see_each_other(plans in prop::collection::vec(session_plan(), 2..=8)) {
+    fn sessions_never_see_each_other(plans in prop::collection::vec(session_plan(), 2..=16)) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
