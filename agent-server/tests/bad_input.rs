@@ -60,6 +60,7 @@ fn body(content_type: &'static str, text: &str) -> Send {
 }
 
 fn rows() -> Vec<Row> {
+    let deep_json = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let big_prompt = format!(
         r#"{{"prompt": "{}", "user_id": "1"}}"#,
         "x".repeat(2 * 1024 * 1024)
