@@ -79,6 +79,12 @@ fn rows() -> Vec<Row> {
             says: "the body is empty",
         },
         Row {
+            name: "JSON nested 10,000 deep",
+            send: Send::Body("application/json", deep_json.into_bytes()),
+            status: 400,
+            says: "recursion limit exceeded",
+        },
+        Row {
             name: "JSON array",
             send: body("application/json", "[1, 2]"),
             status: 400,
