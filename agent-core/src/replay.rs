@@ -134,6 +134,11 @@ pub enum LoadError {
     },
     #[error("{0} holds no recordings (*.json)")]
     Empty(PathBuf),
+    #[error("recording `{name}` does not hold a Converse response: {source}")]
+    Response {
+        name: String,
+        source: serde_json::Error,
+    },
 }
 
 /// A request no recording answers, with the recording it came closest to.
@@ -164,16 +169,32 @@ fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|error| format!("<{error}>"))
 }
 
-/// The recordings of one or more scenarios, in file-name order.
+/// The recordings of one or more scenarios, in file-name order, each response parsed once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordingSet {
     recordings: Vec<Recording>,
+    /// `recordings[i]`'s response as the model answer it stands for.
+    responses: Vec<ModelResponse>,
 }
 
 impl RecordingSet {
-    /// Wraps recordings already in memory.
-    pub fn new(recordings: Vec<Recording>) -> Self {
-        Self { recordings }
+    /// Wraps recordings already in memory, checking that each response parses.
+    pub fn new(recordings: Vec<Recording>) -> Result<Self, LoadError> {
+        let responses = recordings
+            .iter()
+            .map(|recording| {
+                recording
+                    .model_response()
+                    .map_err(|source| LoadError::Response {
+                        name: recording.name.clone(),
+                        source,
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            recordings,
+            responses,
+        })
     }
 
     /// Loads `<scenario>/recordings/*.json`, checking that each response parses.
@@ -197,12 +218,13 @@ impl RecordingSet {
             .into_iter()
             .map(|path| load_recording(&path))
             .collect::<Result<_, _>>()?;
-        Ok(Self { recordings })
+        Self::new(recordings)
     }
 
     /// Adds the recordings of another set after these.
     pub fn extend(&mut self, other: RecordingSet) {
         self.recordings.extend(other.recordings);
+        self.responses.extend(other.responses);
     }
 
     /// All recordings.
@@ -212,11 +234,20 @@ impl RecordingSet {
 
     /// The first recording that answers a request with these messages.
     pub fn find(&self, messages: &[Message]) -> Result<&Recording, Box<Unmatched>> {
+        self.position(messages).map(|index| &self.recordings[index])
+    }
+
+    /// The recorded model answer to a request with these messages.
+    pub fn answer(&self, messages: &[Message]) -> Result<&ModelResponse, Box<Unmatched>> {
+        self.position(messages).map(|index| &self.responses[index])
+    }
+
+    fn position(&self, messages: &[Message]) -> Result<usize, Box<Unmatched>> {
         let request = RequestSummary::of(messages);
         if let Some(found) = self
             .recordings
             .iter()
-            .find(|recording| recording.answers.matches(&request))
+            .position(|recording| recording.answers.matches(&request))
         {
             return Ok(found);
         }
@@ -239,7 +270,6 @@ fn load_recording(path: &Path) -> Result<Recording, LoadError> {
         source,
     };
     let mut recording: Recording = serde_json::from_str(&text).map_err(parse_error)?;
-    recording.model_response().map_err(parse_error)?;
     recording.name = path
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
@@ -269,16 +299,11 @@ impl Model for ReplayModel {
     }
 
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
-        let recording = self
-            .recordings
-            .find(request.messages)
+        self.recordings
+            .answer(request.messages)
+            .cloned()
             .map_err(|unmatched| ModelError::Rejected {
                 message: unmatched.to_string(),
-            })?;
-        recording
-            .model_response()
-            .map_err(|error| ModelError::Malformed {
-                message: format!("recording `{}`: {error}", recording.name),
             })
     }
 }
@@ -330,7 +355,8 @@ mod tests {
         let set = RecordingSet::new(vec![
             recording("other", expectation(1, &["天気"], &[])),
             recording("right", expectation(3, &["2+5の答えは?"], &["Result: 7"])),
-        ]);
+        ])
+        .unwrap();
         assert_eq!(set.find(&history()).unwrap().name, "right");
     }
 
@@ -339,7 +365,8 @@ mod tests {
         let set = RecordingSet::new(vec![
             recording("first-call", expectation(1, &["2+5の答えは?"], &[])),
             recording("weather", expectation(1, &["天気"], &[])),
-        ]);
+        ])
+        .unwrap();
         let mut leaked = vec![Message::user("earlier session"), Message::assistant("hi")];
         leaked.push(Message::user("2+5の答えは?"));
         let unmatched = set.find(&leaked).unwrap_err();
@@ -358,7 +385,8 @@ mod tests {
                 expectation(3, &["2+5の答えは?"], &["Result: 7"]),
             ),
             recording("same-question", expectation(1, &["add 10"], &[])),
-        ]);
+        ])
+        .unwrap();
         let mut leaked = history();
         leaked.push(Message::assistant("7"));
         leaked.push(Message::user("add 10 (session xyz)"));
@@ -369,20 +397,33 @@ mod tests {
     }
 
     #[test]
+    fn a_response_that_is_not_a_converse_response_is_refused_when_loaded() {
+        let mut broken = recording("broken", expectation(1, &["hi"], &[]));
+        broken.response = json!({"output": "nothing"});
+        let error = RecordingSet::new(vec![broken]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("recording `broken` does not hold a Converse response"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn tool_results_must_be_equal() {
         let set = RecordingSet::new(vec![recording(
             "r",
             expectation(3, &["2+5の答えは?"], &["Result: 8"]),
-        )]);
+        )])
+        .unwrap();
         assert!(set.find(&history()).is_err());
     }
 
     #[tokio::test]
     async fn replay_model_answers_with_the_recorded_message() {
-        let model = ReplayModel::new(RecordingSet::new(vec![recording(
-            "answer",
-            expectation(1, &["hi"], &[]),
-        )]));
+        let model = ReplayModel::new(
+            RecordingSet::new(vec![recording("answer", expectation(1, &["hi"], &[]))]).unwrap(),
+        );
         let messages = [Message::user("hi there")];
         let request = ConverseRequest {
             system: "",
