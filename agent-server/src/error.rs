@@ -51,12 +51,11 @@ pub enum InvocationError {
     MethodNotAllowed(String),
 }
 
-/// The JSON body of an error response: `{"error": …, "details"?: …}`.
+/// The JSON body of an error response: `{"error": …, "details": …}`.
 #[derive(Debug, Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a str>,
+    details: &'a str,
 }
 
 /// What to tell a client whose model could not be reached.
@@ -99,42 +98,58 @@ impl InvocationError {
         }
     }
 
-    fn body(&self) -> ErrorBody<'_> {
-        let (error, details) = match self {
-            Self::InvalidJson(details) => ("Invalid JSON", Some(details.as_str())),
-            Self::InvalidPayload(details) => ("Invalid payload", Some(details.as_str())),
-            Self::InvalidSessionId(details) => ("Invalid session id", Some(details.as_str())),
-            Self::PayloadTooLarge { .. } => ("Payload too large", None),
-            Self::Unavailable(details) => ("Service unavailable", Some(details.as_str())),
-            Self::Throttled { message, .. } => ("Model throttled", Some(message.as_str())),
-            Self::ModelFailed { message, .. } => ("Model error", Some(message.as_str())),
-            Self::ModelTimeout(details) => ("Model timeout", Some(details.as_str())),
-            Self::Internal(details) => ("Internal error", Some(details.as_str())),
-            Self::NotFound(details) => ("Not found", Some(details.as_str())),
-            Self::MethodNotAllowed(details) => ("Method not allowed", Some(details.as_str())),
-        };
-        ErrorBody { error, details }
+    /// The `error` field: what kind of failure, in words.
+    fn title(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "Invalid JSON",
+            Self::InvalidPayload(_) => "Invalid payload",
+            Self::InvalidSessionId(_) => "Invalid session id",
+            Self::PayloadTooLarge { .. } => "Payload too large",
+            Self::Unavailable(_) => "Service unavailable",
+            Self::Throttled { .. } => "Model throttled",
+            Self::ModelFailed { .. } => "Model error",
+            Self::ModelTimeout(_) => "Model timeout",
+            Self::Internal(_) => "Internal error",
+            Self::NotFound(_) => "Not found",
+            Self::MethodNotAllowed(_) => "Method not allowed",
+        }
+    }
+
+    /// The `details` field: what exactly went wrong, and what to do about it.
+    fn details(&self) -> String {
+        match self {
+            Self::PayloadTooLarge { limit } => {
+                format!("the body exceeds the limit of {limit} bytes")
+            }
+            Self::ModelFailed {
+                message,
+                hint: Some(hint),
+            } => format!("{message}. {hint}"),
+            Self::ModelFailed {
+                message,
+                hint: None,
+            }
+            | Self::Throttled { message, .. } => message.clone(),
+            Self::InvalidJson(details)
+            | Self::InvalidPayload(details)
+            | Self::InvalidSessionId(details)
+            | Self::Unavailable(details)
+            | Self::ModelTimeout(details)
+            | Self::Internal(details)
+            | Self::NotFound(details)
+            | Self::MethodNotAllowed(details) => details.clone(),
+        }
     }
 }
 
 impl IntoResponse for InvocationError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let details = match &self {
-            Self::PayloadTooLarge { limit } => {
-                Some(format!("the body exceeds the limit of {limit} bytes"))
-            }
-            Self::ModelFailed {
-                message,
-                hint: Some(hint),
-            } => Some(format!("{message}. {hint}")),
-            _ => None,
+        let details = self.details();
+        let body = ErrorBody {
+            error: self.title(),
+            details: &details,
         };
-        let mut body = self.body();
-        if let Some(details) = &details {
-            body.details = Some(details);
-        }
-        let mut response = (status, Json(body)).into_response();
+        let mut response = (self.status(), Json(body)).into_response();
         if let Self::Throttled {
             retry_after_secs, ..
         } = &self
