@@ -20,11 +20,9 @@ use std::time::{Duration, Instant};
 
 use agent_core::{
     AgentConfig, ContentBlock, ConverseRequest, Message, Model, ModelError, ModelResponse, Role,
-    RuntimeContext, SessionConfig, SessionId, SessionStore, StopReason, ToolUse, Usage,
+    RuntimeContext, SessionConfig, SessionId, StopReason, ToolUse, Usage,
 };
-use agent_server::{
-    AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint, tutorial_agent,
-};
+use agent_server::{AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint};
 use agent_tools::Clock;
 use async_trait::async_trait;
 use serde_json::json;
@@ -76,12 +74,16 @@ impl Model for InstantModel {
 }
 
 fn entrypoint(max_sessions: usize) -> TutorialEntrypoint {
-    let agent = tutorial_agent(Arc::new(InstantModel), Clock::Local, AgentConfig::default());
-    let sessions = SessionStore::new(SessionConfig {
+    let sessions = SessionConfig {
         max_sessions,
         ..SessionConfig::default()
-    });
-    TutorialEntrypoint::new(agent, sessions)
+    };
+    TutorialEntrypoint::with_model(
+        Arc::new(InstantModel),
+        Clock::Local,
+        AgentConfig::default(),
+        sessions,
+    )
 }
 
 fn main() {

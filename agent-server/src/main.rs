@@ -2,10 +2,7 @@
 
 use std::io::IsTerminal;
 
-use agent_core::SessionStore;
-use agent_server::{
-    AgentCoreApp, LogFormat, ServerConfig, TutorialEntrypoint, shutdown_signal, tutorial_agent,
-};
+use agent_server::{AgentCoreApp, LogFormat, ServerConfig, TutorialEntrypoint, shutdown_signal};
 use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -20,17 +17,15 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("loading the replay recordings")?;
     let model_name = model.describe();
-    let agent = tutorial_agent(model, config.clock(), config.agent_config());
-    let sessions = SessionStore::new(config.session_config());
-    let app = AgentCoreApp::new(TutorialEntrypoint::new(agent, sessions))
-        .with_max_body_bytes(config.max_body_bytes);
+    let agent_config = config.agent_config();
+    let sessions = config.session_config();
+    let entrypoint = TutorialEntrypoint::with_model(model, config.clock(), agent_config, sessions);
+    let app = AgentCoreApp::new(entrypoint).with_max_body_bytes(config.max_body_bytes);
 
     let address = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("binding {address}"))?;
-    let sessions = config.session_config();
-    let agent_config = config.agent_config();
     tracing::info!(
         address = %listener.local_addr()?,
         model = %model_name,

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use agent_core::{Agent, AgentConfig, Model, RuntimeContext, SessionId, SessionStore};
+use agent_core::{
+    Agent, AgentConfig, Model, RuntimeContext, SessionConfig, SessionId, SessionStore,
+};
 use agent_tools::{Clock, tutorial_tools};
 use async_trait::async_trait;
 use serde_json::Value;
@@ -119,6 +121,19 @@ pub struct TutorialEntrypoint {
 }
 
 impl TutorialEntrypoint {
+    /// The tutorial agent around `model`, with a fresh session store.
+    pub fn with_model(
+        model: Arc<dyn Model>,
+        clock: Clock,
+        agent: AgentConfig,
+        sessions: SessionConfig,
+    ) -> Self {
+        Self::new(
+            tutorial_agent(model, clock, agent),
+            SessionStore::new(sessions),
+        )
+    }
+
     /// Serves `agent` with per-session state in `sessions`.
     pub fn new(agent: Agent, sessions: SessionStore) -> Self {
         Self {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use agent_core::scripted::{ScriptedModel, text_response};
 use agent_core::{AgentConfig, Message, SessionConfig, SessionId, SessionStore};
-use agent_server::{AgentCoreApp, TutorialEntrypoint, tutorial_agent};
+use agent_server::{AgentCoreApp, TutorialEntrypoint};
 use agent_tools::Clock;
 use axum::Router;
 use axum::body::Body;
@@ -30,6 +30,21 @@ async fn ask(router: &Router, session: &str) -> String {
     value.as_str().unwrap().to_owned()
 }
 
+/// The tutorial's routes on a model that counts the messages it is sent, and their sessions.
+fn tutorial_router() -> (Router, SessionStore) {
+    let model = ScriptedModel::new(|messages: &[Message]| {
+        Ok(text_response(&format!("{} messages", messages.len())))
+    });
+    let entrypoint = TutorialEntrypoint::with_model(
+        Arc::new(model),
+        Clock::Local,
+        AgentConfig::default(),
+        SessionConfig::default(),
+    );
+    let store = entrypoint.sessions().clone();
+    (AgentCoreApp::new(entrypoint).router(), store)
+}
+
 async fn settle() {
     for _ in 0..10 {
         tokio::task::yield_now().await;
@@ -38,12 +53,7 @@ async fn settle() {
 
 #[tokio::test(start_paused = true)]
 async fn an_idle_session_expires_and_its_id_starts_afresh() {
-    let model = ScriptedModel::new(|messages: &[Message]| {
-        Ok(text_response(&format!("{} messages", messages.len())))
-    });
-    let store = SessionStore::new(SessionConfig::default());
-    let agent = tutorial_agent(Arc::new(model), Clock::Local, AgentConfig::default());
-    let router = AgentCoreApp::new(TutorialEntrypoint::new(agent, store.clone())).router();
+    let (router, store) = tutorial_router();
     let id = SessionId::parse("s").unwrap();
 
     assert_eq!(ask(&router, "s").await, "1 messages");
@@ -67,12 +77,7 @@ async fn an_idle_session_expires_and_its_id_starts_afresh() {
 
 #[tokio::test(start_paused = true)]
 async fn a_session_ends_eight_hours_after_creation_however_active() {
-    let model = ScriptedModel::new(|messages: &[Message]| {
-        Ok(text_response(&format!("{} messages", messages.len())))
-    });
-    let store = SessionStore::new(SessionConfig::default());
-    let agent = tutorial_agent(Arc::new(model), Clock::Local, AgentConfig::default());
-    let router = AgentCoreApp::new(TutorialEntrypoint::new(agent, store.clone())).router();
+    let (router, _sessions) = tutorial_router();
 
     assert_eq!(ask(&router, "long").await, "1 messages");
     for _ in 0..47 {

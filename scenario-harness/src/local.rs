@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use agent_core::replay::RecordingSet;
-use agent_core::{AgentConfig, BedrockModel, DEFAULT_MODEL_ID, Model, SessionConfig, SessionStore};
-use agent_server::{AgentCoreApp, TutorialEntrypoint, tutorial_agent};
+use agent_core::{AgentConfig, BedrockModel, DEFAULT_MODEL_ID, Model, SessionConfig};
+use agent_server::{AgentCoreApp, TutorialEntrypoint};
 use agent_tools::Clock;
 use anyhow::Context;
 use tokio::sync::oneshot;
@@ -21,10 +21,11 @@ use crate::stand_in::BedrockStandIn;
 
 /// The tutorial server as `cargo run -p agent-server` builds it, around `model`.
 pub fn tutorial_app(model: Arc<dyn Model>, clock: Clock) -> AgentCoreApp {
-    let agent = tutorial_agent(model, clock, AgentConfig::default());
-    AgentCoreApp::new(TutorialEntrypoint::new(
-        agent,
-        SessionStore::new(SessionConfig::default()),
+    AgentCoreApp::new(TutorialEntrypoint::with_model(
+        model,
+        clock,
+        AgentConfig::default(),
+        SessionConfig::default(),
     ))
 }
 
@@ -52,11 +53,11 @@ pub async fn run_local_with(
     let stand_in = BedrockStandIn::start(recordings).await;
     let model = BedrockModel::for_local_endpoint(&stand_in.uri(), DEFAULT_MODEL_ID).await;
     let app = build(Arc::new(model), clock_of(&script)?);
-    let steps = with_server(app, |address| async move {
-        drive(&format!("http://{address}"), &script, |_, _| {}).await
+    let steps = with_server(app, |address| {
+        let script = script.clone();
+        async move { drive(&format!("http://{address}"), &script, |_, _| {}).await }
     })
     .await?;
-    let script = Script::load(scenario_dir)?;
     Ok(Report::new(
         &script,
         steps,

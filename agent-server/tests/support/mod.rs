@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_core::{AgentConfig, Model, RetryPolicy, SessionConfig, SessionStore};
-use agent_server::{
-    AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint, tutorial_agent,
-};
+use agent_server::{AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint};
 use agent_tools::Clock;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -58,11 +56,10 @@ impl TestServer {
 
     /// Serves the tutorial entrypoint on `model` with `sessions` limits.
     pub async fn tutorial(model: Arc<dyn Model>, sessions: SessionConfig) -> Self {
-        let store = SessionStore::new(sessions);
-        let agent = tutorial_agent(model, Clock::Local, test_agent_config());
-        let app = AgentCoreApp::new(TutorialEntrypoint::new(agent, store.clone()))
-            .with_max_body_bytes(1024 * 1024);
-        let mut server = Self::start(app).await;
+        let entrypoint =
+            TutorialEntrypoint::with_model(model, Clock::Local, test_agent_config(), sessions);
+        let store = entrypoint.sessions().clone();
+        let mut server = Self::start(AgentCoreApp::new(entrypoint)).await;
         server.sessions = Some(store);
         server
     }
