@@ -239,6 +239,23 @@ mod tests {
     }
 
     #[test]
+    fn text_joins_the_text_blocks_only() {
+        let message = Message {
+            role: Role::Assistant,
+            content: vec![
+                ContentBlock::Text("a".into()),
+                ContentBlock::ToolUse(ToolUse {
+                    tool_use_id: "t".into(),
+                    name: "weather".into(),
+                    input: json!({}),
+                }),
+                ContentBlock::Text("b".into()),
+            ],
+        };
+        assert_eq!(message.text(), "a\nb");
+    }
+
+    #[test]
     fn only_user_text_starts_a_turn() {
         assert!(Message::user("hi").starts_turn());
         assert!(!Message::assistant("hi").starts_turn());

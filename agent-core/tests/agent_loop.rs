@@ -421,15 +421,3 @@ async fn an_empty_answer_is_returned_as_is_but_kept_in_a_form_bedrock_accepts() 
         }
     }
 }
-
-#[test]
-fn replies_join_text_blocks() {
-    let message = Message {
-        role: Role::Assistant,
-        content: vec![
-            ContentBlock::Text("a".into()),
-            ContentBlock::Text("b".into()),
-        ],
-    };
-    assert_eq!(message.text(), "a\nb");
-}

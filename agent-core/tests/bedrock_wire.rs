@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_core::scripted::text_response;
 use agent_core::{
     Agent, AgentConfig, BedrockModel, ContentBlock, Conversation, ConverseRequest,
     DEFAULT_MODEL_ID, Message, Model, ModelError, RetryPolicy, Role, StopReason, ToolResult,
@@ -245,9 +244,4 @@ async fn an_unreachable_endpoint_is_a_connection_error() {
         BedrockModel::for_local_endpoint(&format!("http://{address}"), DEFAULT_MODEL_ID).await;
     let error = say_hi(&model).await.unwrap_err();
     assert!(matches!(error, ModelError::Connection { .. }), "{error:?}");
-}
-
-#[test]
-fn scripted_text_responses_end_the_turn() {
-    assert_eq!(text_response("x").stop_reason, StopReason::EndTurn);
 }
