@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::session::SessionId;
+use crate::session::{SessionId, SessionKey, SessionOwner};
 
 /// Prefix of custom headers that AgentCore forwards to the agent.
 pub const CUSTOM_HEADER_PREFIX: &str = "x-amzn-bedrock-agentcore-runtime-custom-";
@@ -14,9 +14,24 @@ pub struct RuntimeContext {
     pub session_id: SessionId,
     /// The request id (from the request header, or generated).
     pub request_id: String,
+    /// AgentCore's runtime user id (`X-Amzn-Bedrock-AgentCore-Runtime-User-Id`), when sent.
+    pub user_id: Option<String>,
     /// Forwarded headers: `Authorization` and the `X-Amzn-Bedrock-AgentCore-Runtime-Custom-*`
     /// ones, keyed by lower-case name except `Authorization`, as the reference SDK does.
     pub request_headers: BTreeMap<String, String>,
+}
+
+impl RuntimeContext {
+    /// The session this request names, owned by the runtime user id when one was sent and by
+    /// nobody in particular otherwise. Entrypoints that know their user another way (the
+    /// tutorial's payload `user_id`) build their [`SessionKey`] from that instead.
+    pub fn session_key(&self) -> SessionKey {
+        let owner = match &self.user_id {
+            Some(user) => SessionOwner::user(user),
+            None => SessionOwner::Anonymous,
+        };
+        SessionKey::new(owner, self.session_id.clone())
+    }
 }
 
 /// The key under which a header is forwarded to the entrypoint, or `None` if it is not.
@@ -48,6 +63,7 @@ mod tests {
         for refused in [
             "x-amzn-bedrock-agentcore-runtime-custom-",
             "x-amzn-bedrock-agentcore-runtime-session-id",
+            "x-amzn-bedrock-agentcore-runtime-user-id",
             "x-amz-security-token",
             "cookie",
             "host",
@@ -56,5 +72,18 @@ mod tests {
         ] {
             assert_eq!(forwarded_header_key(refused), None, "{refused}");
         }
+    }
+
+    #[test]
+    fn the_session_belongs_to_the_runtime_user_or_to_nobody() {
+        let mut context = RuntimeContext {
+            session_id: SessionId::parse("s").unwrap(),
+            request_id: "r".into(),
+            user_id: None,
+            request_headers: BTreeMap::new(),
+        };
+        assert_eq!(context.session_key().owner, SessionOwner::Anonymous);
+        context.user_id = Some("alice".into());
+        assert_eq!(context.session_key().owner, SessionOwner::user("alice"));
     }
 }

@@ -6,7 +6,8 @@
 //!   on by default) is Bedrock Converse through the AWS SDK, [`replay`] answers from recordings;
 //! - [`tool`]: tools and the registry that runs them without ever failing an invocation;
 //! - [`agent`]: the loop that ties them together, with retries, a cycle cap and rollback;
-//! - [`session`] and [`context`]: per-session state with AgentCore's lifecycle.
+//! - [`session`] and [`context`]: per-session state with AgentCore's lifecycle, in memory or
+//!   (feature `redis`) in Redis, scoped by owner.
 
 pub mod agent;
 #[cfg(feature = "bedrock")]
@@ -34,5 +35,10 @@ pub use message::{
 };
 pub use model::{ConverseRequest, Model, ModelError, ModelResponse, StopReason, Usage};
 pub use retry::RetryPolicy;
-pub use session::{SessionConfig, SessionError, SessionId, SessionLease, SessionStore};
+pub use session::{
+    MemorySessionStore, SessionConfig, SessionError, SessionId, SessionKey, SessionOwner,
+    SessionStore, SessionTurn,
+};
+#[cfg(feature = "redis")]
+pub use session::{RedisOptions, RedisSessionStore};
 pub use tool::{Tool, ToolError, ToolOutput, ToolRegistry, ToolSpec};

@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_core::{
-    AgentConfig, ContentBlock, ConverseRequest, Message, Model, ModelError, ModelResponse, Role,
-    RuntimeContext, SessionConfig, SessionId, StopReason, ToolUse, Usage,
+    AgentConfig, ContentBlock, ConverseRequest, MemorySessionStore, Message, Model, ModelError,
+    ModelResponse, Role, RuntimeContext, SessionConfig, SessionId, SessionKey, SessionOwner,
+    SessionStore, StopReason, ToolUse, Usage,
 };
 use agent_server::{AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint};
 use agent_tools::Clock;
@@ -73,17 +74,22 @@ impl Model for InstantModel {
     }
 }
 
-fn entrypoint(max_sessions: usize) -> TutorialEntrypoint {
-    let sessions = SessionConfig {
-        max_sessions,
-        ..SessionConfig::default()
-    };
+/// The tutorial on the instant model, with its sessions in `store`.
+fn entrypoint(store: Arc<dyn SessionStore>) -> TutorialEntrypoint {
     TutorialEntrypoint::with_model(
         Arc::new(InstantModel),
         Clock::Local,
         AgentConfig::default(),
-        sessions,
+        store,
     )
+}
+
+/// An in-memory store for up to `max_sessions`.
+fn memory_store(max_sessions: usize) -> MemorySessionStore {
+    MemorySessionStore::new(SessionConfig {
+        max_sessions,
+        ..SessionConfig::default()
+    })
 }
 
 fn main() {
@@ -172,7 +178,7 @@ fn serve_in_background() -> (SocketAddr, std::thread::JoinHandle<()>) {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let app = AgentCoreApp::new(entrypoint(1_000_000));
+            let app = AgentCoreApp::new(entrypoint(Arc::new(memory_store(1_000_000))));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             sender.send(listener.local_addr().unwrap()).unwrap();
             app.serve(listener, std::future::pending()).await.unwrap();
@@ -307,7 +313,8 @@ fn memory_child(count: usize) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let entrypoint = entrypoint(count + 1);
+        let store = memory_store(count + 1);
+        let entrypoint = entrypoint(Arc::new(store.clone()));
         let ids: Vec<SessionId> = (0..count)
             .map(|n| SessionId::parse(&format!("{n:08}-0000-4000-8000-000000000000")).unwrap())
             .collect();
@@ -317,6 +324,7 @@ fn memory_child(count: usize) {
                 let context = RuntimeContext {
                     session_id: id.clone(),
                     request_id: String::new(),
+                    user_id: None,
                     request_headers: Default::default(),
                 };
                 entrypoint
@@ -327,15 +335,15 @@ fn memory_child(count: usize) {
         }
         let after = resident_bytes();
         let text = text_bytes(&entrypoint, &ids[0]).await * count as u64;
-        assert_eq!(entrypoint.sessions().len(), count);
+        assert_eq!(store.len(), count);
         println!("{} {}", after.saturating_sub(before), text);
     });
 }
 
-/// The bytes of text one session holds: its id, message texts, tool ids, names and inputs.
+/// The bytes of text one session holds: its id and owner, message texts, tool ids, names and inputs.
 async fn text_bytes(entrypoint: &TutorialEntrypoint, id: &SessionId) -> u64 {
-    let lease = entrypoint.sessions().acquire(id).unwrap();
-    let conversation = lease.conversation().await;
+    let key = SessionKey::new(SessionOwner::user("1"), id.clone());
+    let conversation = entrypoint.sessions().history(&key).await.unwrap().unwrap();
     assert_eq!(conversation.len(), 6);
     let blocks: usize = conversation
         .messages()
@@ -349,7 +357,8 @@ async fn text_bytes(entrypoint: &TutorialEntrypoint, id: &SessionId) -> u64 {
             ContentBlock::ToolResult(result) => result.tool_use_id.len() + result.text().len(),
         })
         .sum();
-    (blocks + id.as_str().len()) as u64
+    let owner = "1".len();
+    (blocks + id.as_str().len() + owner) as u64
 }
 
 fn resident_bytes() -> u64 {

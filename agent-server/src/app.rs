@@ -31,6 +31,10 @@ use crate::health::{BusyGuard, Health};
 /// The runtime session id header.
 pub const SESSION_ID_HEADER: HeaderName =
     HeaderName::from_static("x-amzn-bedrock-agentcore-runtime-session-id");
+/// AgentCore's runtime user id header: the owner of the sessions a request names, for
+/// entrypoints that take it from the runtime (see [`RuntimeContext::session_key`]).
+pub const USER_ID_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-bedrock-agentcore-runtime-user-id");
 /// The request id header.
 pub const REQUEST_ID_HEADER: HeaderName =
     HeaderName::from_static("x-amzn-bedrock-agentcore-runtime-request-id");
@@ -124,6 +128,10 @@ async fn invocations(
         Ok(id) => id,
         Err(error) => return error.into_response(),
     };
+    let user_id = match user_id_of(&headers) {
+        Ok(user_id) => user_id,
+        Err(error) => return error.into_response(),
+    };
     let request_id = header_text(&headers, &REQUEST_ID_HEADER)
         .filter(|id| !id.is_empty())
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
@@ -133,6 +141,7 @@ async fn invocations(
     let context = RuntimeContext {
         session_id: session_id.clone(),
         request_id: request_id.clone(),
+        user_id,
         request_headers: forwarded_headers(&headers),
     };
     let outcome = async {
@@ -195,6 +204,21 @@ fn session_id_of(headers: &HeaderMap) -> Result<SessionId, InvocationError> {
         InvocationError::InvalidSessionId("the session id header is not valid UTF-8".into())
     })?;
     SessionId::parse(text).map_err(|error| InvocationError::InvalidSessionId(error.to_string()))
+}
+
+/// The runtime user id, held to the same rules as a session id since it names sessions too.
+fn user_id_of(headers: &HeaderMap) -> Result<Option<String>, InvocationError> {
+    let Some(value) = headers.get(&USER_ID_HEADER) else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(value.as_bytes()).map_err(|_| {
+        InvocationError::InvalidUserId("the user id header is not valid UTF-8".into())
+    })?;
+    SessionId::parse(text)
+        .map(|_| Some(text.to_owned()))
+        .map_err(|error| {
+            InvocationError::InvalidUserId(error.to_string().replace("session id", "user id"))
+        })
 }
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_core::replay::{LoadError, RecordingSet, ReplayModel};
+use agent_core::session::InvalidRedisUrl;
 use agent_core::{
-    AgentConfig, BedrockModel, DEFAULT_MODEL_ID, Model, RetryPolicy, SessionConfig, SlidingWindow,
+    AgentConfig, BedrockModel, DEFAULT_MODEL_ID, MemorySessionStore, Model, RedisOptions,
+    RedisSessionStore, RetryPolicy, SessionConfig, SessionStore, SlidingWindow,
 };
 use agent_tools::Clock;
 use clap::{Parser, ValueEnum};
@@ -38,7 +40,31 @@ pub struct ServerConfig {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "AGENT_SERVER_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
-    /// Live sessions held at once.
+    /// Where sessions live: `memory` (this process), or a Redis URL
+    /// (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS) shared by replicas.
+    #[arg(
+        long,
+        env = "AGENT_SERVER_SESSION_STORE",
+        default_value = "memory",
+        value_name = "memory|URL",
+        hide_env_values = true
+    )]
+    pub session_store: String,
+    /// Prefix of every Redis key, so deployments can share one Redis.
+    #[arg(
+        long,
+        env = "AGENT_SERVER_SESSION_KEY_PREFIX",
+        default_value = "agentcore:"
+    )]
+    pub session_key_prefix: String,
+    /// Seconds a Redis session lease outlives a replica that stopped renewing it.
+    #[arg(long, env = "AGENT_SERVER_SESSION_LEASE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=30))]
+    pub session_lease_secs: u64,
+    /// Seconds an invocation waits for its session's earlier invocations; beyond: 429.
+    #[arg(long, env = "AGENT_SERVER_SESSION_WAIT_SECS", default_value_t = 120)]
+    pub session_wait_secs: u64,
+    /// Live sessions held at once by the in-memory store (Redis holds none in the process).
     #[arg(long, env = "AGENT_SERVER_MAX_SESSIONS", default_value_t = 100_000)]
     pub max_sessions: usize,
     /// Seconds after its last invocation that a session ends.
@@ -98,13 +124,30 @@ impl ServerConfig {
         }
     }
 
-    /// The session store's lifetimes and capacity.
+    /// The session store's lifetimes and limits.
     pub fn session_config(&self) -> SessionConfig {
         SessionConfig {
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             max_lifetime: Duration::from_secs(self.max_lifetime_secs),
             max_sessions: self.max_sessions,
+            max_wait: Duration::from_secs(self.session_wait_secs),
         }
+    }
+
+    /// The session store chosen by `--session-store`. Redis is connected lazily, so the server
+    /// starts (and answers 503 for invocations) while Redis is down.
+    pub fn session_store(&self) -> Result<Arc<dyn SessionStore>, InvalidRedisUrl> {
+        let sessions = self.session_config();
+        if self.session_store == "memory" {
+            return Ok(Arc::new(MemorySessionStore::new(sessions)));
+        }
+        let options = RedisOptions {
+            key_prefix: self.session_key_prefix.clone(),
+            lease_ttl: Duration::from_secs(self.session_lease_secs),
+            ..RedisOptions::default()
+        };
+        let store = RedisSessionStore::open(&self.session_store, sessions, options)?;
+        Ok(Arc::new(store))
     }
 
     /// The clock get_time reads.

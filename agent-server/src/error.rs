@@ -19,12 +19,30 @@ pub enum InvocationError {
     /// The session id header cannot be used.
     #[error("Invalid session id: {0}")]
     InvalidSessionId(String),
+    /// The runtime user id header cannot be used.
+    #[error("Invalid user id: {0}")]
+    InvalidUserId(String),
     /// The body is over the configured limit.
     #[error("Payload too large: the body exceeds {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// The server cannot take a new session now.
-    #[error("Service unavailable: {0}")]
-    Unavailable(String),
+    #[error("Service unavailable: {details}")]
+    Unavailable {
+        details: String,
+        retry_after_secs: u64,
+    },
+    /// The session stayed busy with earlier invocations for longer than a request may wait.
+    #[error("Session busy: {details}")]
+    SessionBusy {
+        details: String,
+        retry_after_secs: u64,
+    },
+    /// The session store could not be reached or failed; no session changed.
+    #[error("Session store unavailable: {0}")]
+    SessionStoreUnavailable(String),
+    /// The session's stored state cannot be read; it is left untouched.
+    #[error("Session unreadable: {0}")]
+    SessionUnreadable(String),
     /// The model kept throttling through every retry.
     #[error("Model throttled: {message}")]
     Throttled {
@@ -67,12 +85,16 @@ impl InvocationError {
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidJson(_) | Self::InvalidPayload(_) | Self::InvalidSessionId(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidJson(_)
+            | Self::InvalidPayload(_)
+            | Self::InvalidSessionId(_)
+            | Self::InvalidUserId(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } | Self::SessionStoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Throttled { .. } | Self::SessionBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::SessionUnreadable(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ModelFailed { .. } => StatusCode::BAD_GATEWAY,
             Self::ModelTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,8 +109,12 @@ impl InvocationError {
             Self::InvalidJson(_) => "InvalidJson",
             Self::InvalidPayload(_) => "InvalidPayload",
             Self::InvalidSessionId(_) => "InvalidSessionId",
+            Self::InvalidUserId(_) => "InvalidUserId",
             Self::PayloadTooLarge { .. } => "PayloadTooLarge",
-            Self::Unavailable(_) => "Unavailable",
+            Self::Unavailable { .. } => "Unavailable",
+            Self::SessionBusy { .. } => "SessionBusy",
+            Self::SessionStoreUnavailable(_) => "SessionStoreUnavailable",
+            Self::SessionUnreadable(_) => "SessionUnreadable",
             Self::Throttled { .. } => "Throttled",
             Self::ModelFailed { .. } => "ModelFailed",
             Self::ModelTimeout(_) => "ModelTimeout",
@@ -104,14 +130,34 @@ impl InvocationError {
             Self::InvalidJson(_) => "Invalid JSON",
             Self::InvalidPayload(_) => "Invalid payload",
             Self::InvalidSessionId(_) => "Invalid session id",
+            Self::InvalidUserId(_) => "Invalid user id",
             Self::PayloadTooLarge { .. } => "Payload too large",
-            Self::Unavailable(_) => "Service unavailable",
+            Self::Unavailable { .. } => "Service unavailable",
+            Self::SessionBusy { .. } => "Session busy",
+            Self::SessionStoreUnavailable(_) => "Session store unavailable",
+            Self::SessionUnreadable(_) => "Session unreadable",
             Self::Throttled { .. } => "Model throttled",
             Self::ModelFailed { .. } => "Model error",
             Self::ModelTimeout(_) => "Model timeout",
             Self::Internal(_) => "Internal error",
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
+        }
+    }
+
+    /// When a client may usefully try again, in seconds: sent as `Retry-After`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Throttled {
+                retry_after_secs, ..
+            }
+            | Self::Unavailable {
+                retry_after_secs, ..
+            }
+            | Self::SessionBusy {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 
@@ -130,10 +176,15 @@ impl InvocationError {
                 hint: None,
             }
             | Self::Throttled { message, .. } => message.clone(),
+            Self::Unavailable { details, .. } | Self::SessionBusy { details, .. } => {
+                details.clone()
+            }
             Self::InvalidJson(details)
             | Self::InvalidPayload(details)
             | Self::InvalidSessionId(details)
-            | Self::Unavailable(details)
+            | Self::InvalidUserId(details)
+            | Self::SessionStoreUnavailable(details)
+            | Self::SessionUnreadable(details)
             | Self::ModelTimeout(details)
             | Self::Internal(details)
             | Self::NotFound(details)
@@ -150,13 +201,10 @@ impl IntoResponse for InvocationError {
             details: &details,
         };
         let mut response = (self.status(), Json(body)).into_response();
-        if let Self::Throttled {
-            retry_after_secs, ..
-        } = &self
-        {
+        if let Some(seconds) = self.retry_after_secs() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -190,7 +238,25 @@ impl From<AgentError> for InvocationError {
 
 impl From<SessionError> for InvocationError {
     fn from(error: SessionError) -> Self {
-        Self::Unavailable(error.to_string())
+        let details = error.to_string();
+        match error {
+            SessionError::CapacityReached {
+                retry_after_secs, ..
+            } => Self::Unavailable {
+                details,
+                retry_after_secs,
+            },
+            SessionError::Busy {
+                retry_after_secs, ..
+            } => Self::SessionBusy {
+                details,
+                retry_after_secs,
+            },
+            SessionError::Unavailable { .. } | SessionError::LeaseLost { .. } => {
+                Self::SessionStoreUnavailable(details)
+            }
+            SessionError::Unreadable { .. } => Self::SessionUnreadable(details),
+        }
     }
 }
 
@@ -233,9 +299,51 @@ mod tests {
                 "{error}"
             );
         }
-        assert_eq!(
-            InvocationError::from(SessionError::CapacityReached { max: 1 }).status(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
+        let session_cases = [
+            (
+                SessionError::CapacityReached {
+                    max: 1,
+                    retry_after_secs: 60,
+                },
+                503,
+                Some(60),
+            ),
+            (
+                SessionError::Busy {
+                    session: "s".into(),
+                    waited_secs: 120,
+                    retry_after_secs: 10,
+                },
+                429,
+                Some(10),
+            ),
+            (
+                SessionError::Unavailable {
+                    cause: "refused".into(),
+                },
+                503,
+                None,
+            ),
+            (
+                SessionError::LeaseLost {
+                    session: "s".into(),
+                },
+                503,
+                None,
+            ),
+            (
+                SessionError::Unreadable {
+                    session: "s".into(),
+                    reason: "bad".into(),
+                },
+                500,
+                None,
+            ),
+        ];
+        for (error, status, retry_after) in session_cases {
+            let mapped = InvocationError::from(error.clone());
+            assert_eq!(mapped.status().as_u16(), status, "{error}");
+            assert_eq!(mapped.retry_after_secs(), retry_after, "{error}");
+        }
     }
 }

@@ -19,7 +19,11 @@ async fn main() -> anyhow::Result<()> {
     let model_name = model.describe();
     let agent_config = config.agent_config();
     let sessions = config.session_config();
-    let entrypoint = TutorialEntrypoint::with_model(model, config.clock(), agent_config, sessions);
+    let store = config
+        .session_store()
+        .context("opening the session store")?;
+    let store_name = store.describe();
+    let entrypoint = TutorialEntrypoint::with_model(model, config.clock(), agent_config, store);
     let app = AgentCoreApp::new(entrypoint).with_max_body_bytes(config.max_body_bytes);
 
     let address = format!("{}:{}", config.host, config.port);
@@ -30,7 +34,9 @@ async fn main() -> anyhow::Result<()> {
         address = %listener.local_addr()?,
         model = %model_name,
         max_body_bytes = config.max_body_bytes,
+        session_store = %store_name,
         max_sessions = sessions.max_sessions,
+        session_wait_secs = sessions.max_wait.as_secs(),
         idle_timeout_secs = sessions.idle_timeout.as_secs(),
         max_lifetime_secs = sessions.max_lifetime.as_secs(),
         model_timeout_secs = agent_config.model_timeout.as_secs(),

@@ -3,12 +3,13 @@
 //!
 //! Unlike the reference's single global agent, the definition here is shared and immutable and
 //! each runtime session owns its own conversation in a [`SessionStore`], so sessions served by
-//! one process cannot see each other.
+//! one process cannot see each other. Sessions belong to the payload's `user_id`: the same session
+//! id sent by another user is another, fresh session.
 
 use std::sync::Arc;
 
 use agent_core::{
-    Agent, AgentConfig, Model, RuntimeContext, SessionConfig, SessionId, SessionStore,
+    Agent, AgentConfig, Model, RuntimeContext, SessionId, SessionKey, SessionOwner, SessionStore,
 };
 use agent_tools::{Clock, tutorial_tools};
 use async_trait::async_trait;
@@ -31,10 +32,11 @@ pub const USERS: [(&str, &str); 5] = [
 
 /// The user's name for a tutorial user id.
 pub fn user_name(user_id: &str) -> Option<&'static str> {
-    USERS
-        .iter()
-        .find(|(id, _)| *id == user_id)
-        .map(|(_, name)| *name)
+    find_user(user_id).map(|(_, name)| name)
+}
+
+fn find_user(user_id: &str) -> Option<(&'static str, &'static str)> {
+    USERS.iter().copied().find(|(id, _)| *id == user_id)
 }
 
 /// The prompt the reference builds: the user's name, the request and the runtime session id.
@@ -64,6 +66,7 @@ pub fn tutorial_agent(model: Arc<dyn Model>, clock: Clock, config: AgentConfig) 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TutorialRequest {
     pub prompt: String,
+    pub user_id: &'static str,
     pub user_name: &'static str,
 }
 
@@ -85,14 +88,14 @@ impl TutorialRequest {
             Some(Value::String(prompt)) => prompt.clone(),
             Some(_) => return Err(invalid("\"prompt\" must be a string".into())),
         };
-        let user_name = match fields.get("user_id") {
+        let (user_id, user_name) = match fields.get("user_id") {
             None => {
                 return Err(invalid(format!(
                     "\"user_id\" is required; {}",
                     known_users()
                 )));
             }
-            Some(Value::String(id)) => user_name(id)
+            Some(Value::String(id)) => find_user(id)
                 .ok_or_else(|| invalid(format!("unknown user_id \"{id}\"; {}", known_users())))?,
             Some(_) => {
                 return Err(invalid(format!(
@@ -101,7 +104,11 @@ impl TutorialRequest {
                 )));
             }
         };
-        Ok(Self { prompt, user_name })
+        Ok(Self {
+            prompt,
+            user_id,
+            user_name,
+        })
     }
 }
 
@@ -117,33 +124,30 @@ fn known_users() -> String {
 #[derive(Clone)]
 pub struct TutorialEntrypoint {
     agent: Arc<Agent>,
-    sessions: SessionStore,
+    sessions: Arc<dyn SessionStore>,
 }
 
 impl TutorialEntrypoint {
-    /// The tutorial agent around `model`, with a fresh session store.
+    /// The tutorial agent around `model`, keeping its sessions in `sessions`.
     pub fn with_model(
         model: Arc<dyn Model>,
         clock: Clock,
         agent: AgentConfig,
-        sessions: SessionConfig,
+        sessions: Arc<dyn SessionStore>,
     ) -> Self {
-        Self::new(
-            tutorial_agent(model, clock, agent),
-            SessionStore::new(sessions),
-        )
+        Self::new(tutorial_agent(model, clock, agent), sessions)
     }
 
     /// Serves `agent` with per-session state in `sessions`.
-    pub fn new(agent: Agent, sessions: SessionStore) -> Self {
+    pub fn new(agent: Agent, sessions: Arc<dyn SessionStore>) -> Self {
         Self {
             agent: Arc::new(agent),
             sessions,
         }
     }
 
-    /// The sessions it holds.
-    pub fn sessions(&self) -> &SessionStore {
+    /// Where its sessions are kept.
+    pub fn sessions(&self) -> &Arc<dyn SessionStore> {
         &self.sessions
     }
 }
@@ -158,9 +162,10 @@ impl Entrypoint for TutorialEntrypoint {
         // Validate before touching any session, so bad input never creates or changes one.
         let request = TutorialRequest::from_payload(&payload)?;
         let prompt = personalised_prompt(request.user_name, &request.prompt, &context.session_id);
-        let lease = self.sessions.acquire(&context.session_id)?;
-        let mut conversation = lease.conversation().await;
-        let reply = self.agent.invoke(&mut conversation, &prompt).await?;
+        let key = SessionKey::new(SessionOwner::user(request.user_id), context.session_id);
+        let mut turn = self.sessions.checkout(&key).await?;
+        let reply = self.agent.invoke(turn.conversation_mut(), &prompt).await?;
+        turn.commit().await?;
         Ok(Output::Value(Value::String(reply.text)))
     }
 }
@@ -184,6 +189,7 @@ mod tests {
         let request =
             TutorialRequest::from_payload(&json!({"prompt": "hi", "user_id": "2"})).unwrap();
         assert_eq!(request.user_name, "Mani");
+        assert_eq!(request.user_id, "2");
         assert_eq!(request.prompt, "hi");
     }
 

@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
-use agent_core::{Message, SessionConfig, SessionId};
+use agent_core::{Message, SessionConfig};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::json;
 use support::{Reply, TestServer};
@@ -245,11 +245,8 @@ async fn send(server: &TestServer, send: Send) -> Reply {
 
 /// The anchor session's history, read straight from the store.
 async fn anchor_history(server: &TestServer) -> Vec<Message> {
-    let sessions = server.sessions.as_ref().unwrap();
-    let lease = sessions
-        .acquire(&SessionId::parse("anchor").unwrap())
-        .unwrap();
-    lease.conversation().await.messages().to_vec()
+    let history = server.history("anchor", "1").await.unwrap();
+    history.messages().to_vec()
 }
 
 #[tokio::test]
@@ -282,9 +279,8 @@ async fn every_bad_input_gets_its_status_and_leaves_sessions_intact() {
         let check = server.ask("anchor", "1", "still there?").await;
         assert_eq!(check.status, 200, "after {}: still serving", row.name);
     }
-    let sessions = server.sessions.as_ref().unwrap();
     assert_eq!(
-        sessions.len(),
+        server.memory.as_ref().unwrap().len(),
         2,
         "bad input created no session (anchor, calculator)"
     );

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_core::scripted::{ScriptedModel, text_response};
-use agent_core::{AgentConfig, Message, SessionConfig, SessionId, SessionStore};
+use agent_core::{
+    AgentConfig, MemorySessionStore, Message, SessionConfig, SessionId, SessionKey, SessionOwner,
+};
 use agent_server::{AgentCoreApp, TutorialEntrypoint};
 use agent_tools::Clock;
 use axum::Router;
@@ -31,17 +33,17 @@ async fn ask(router: &Router, session: &str) -> String {
 }
 
 /// The tutorial's routes on a model that counts the messages it is sent, and their sessions.
-fn tutorial_router() -> (Router, SessionStore) {
+fn tutorial_router() -> (Router, MemorySessionStore) {
     let model = ScriptedModel::new(|messages: &[Message]| {
         Ok(text_response(&format!("{} messages", messages.len())))
     });
+    let store = MemorySessionStore::new(SessionConfig::default());
     let entrypoint = TutorialEntrypoint::with_model(
         Arc::new(model),
         Clock::Local,
         AgentConfig::default(),
-        SessionConfig::default(),
+        Arc::new(store.clone()),
     );
-    let store = entrypoint.sessions().clone();
     (AgentCoreApp::new(entrypoint).router(), store)
 }
 
@@ -54,7 +56,7 @@ async fn settle() {
 #[tokio::test(start_paused = true)]
 async fn an_idle_session_expires_and_its_id_starts_afresh() {
     let (router, store) = tutorial_router();
-    let id = SessionId::parse("s").unwrap();
+    let key = SessionKey::new(SessionOwner::user("1"), SessionId::parse("s").unwrap());
 
     assert_eq!(ask(&router, "s").await, "1 messages");
     tokio::time::advance(Duration::from_secs(14 * 60)).await;
@@ -67,7 +69,7 @@ async fn an_idle_session_expires_and_its_id_starts_afresh() {
 
     tokio::time::advance(Duration::from_secs(15 * 60 + 1)).await;
     settle().await;
-    assert!(!store.contains(&id), "the reaper dropped it");
+    assert!(!store.contains(&key), "the reaper dropped it");
     assert_eq!(
         ask(&router, "s").await,
         "1 messages",

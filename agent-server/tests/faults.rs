@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_core::{
-    Agent, BedrockModel, ConverseRequest, DEFAULT_MODEL_ID, Model, ModelError, ModelResponse,
-    SessionConfig, SessionStore, Tool, ToolError, ToolOutput, ToolSpec,
+    Agent, BedrockModel, ConverseRequest, DEFAULT_MODEL_ID, MemorySessionStore, Model, ModelError,
+    ModelResponse, SessionConfig, Tool, ToolError, ToolOutput, ToolSpec,
 };
 use agent_server::{AgentCoreApp, TutorialEntrypoint};
 use async_trait::async_trait;
@@ -278,7 +278,7 @@ async fn a_panicking_or_failing_tool_becomes_an_error_result_and_the_server_surv
         .build();
     let app = AgentCoreApp::new(TutorialEntrypoint::new(
         agent,
-        SessionStore::new(SessionConfig::default()),
+        Arc::new(MemorySessionStore::new(SessionConfig::default())),
     ));
     let server = TestServer::start(app).await;
 

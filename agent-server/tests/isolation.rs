@@ -2,7 +2,8 @@
 //! and random concurrency (sometimes two clients racing on one session), every prompt carrying
 //! its session's canary token. Every model request of a session must hold only that session's
 //! canaries, and each session's final history must equal what running its prompts, in the
-//! order they were served, through the agent alone would produce.
+//! order they were served, through the agent alone would produce. The property holds for both
+//! session stores: in memory, and in a real Redis.
 
 mod support;
 
@@ -11,11 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
-use agent_core::{Conversation, Message, SessionConfig, SessionId};
+use agent_core::{
+    Conversation, MemorySessionStore, Message, SessionConfig, SessionId, SessionStore,
+};
 use agent_server::{personalised_prompt, tutorial_agent};
 use agent_tools::Clock;
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use serde_json::json;
+use support::redis::RedisServer;
 use support::{TestServer, test_agent_config};
 
 /// The canary tokens in a text.
@@ -89,10 +94,12 @@ fn prompt(session: usize, step: usize, calc: bool) -> String {
     format!("{verb} canary-s{session}-p{step} please")
 }
 
-async fn run_case(plans: Vec<SessionPlan>) -> Result<(), TestCaseError> {
+async fn run_case(
+    plans: Vec<SessionPlan>,
+    store: Arc<dyn SessionStore>,
+) -> Result<(), TestCaseError> {
     let model = model();
-    let server =
-        Arc::new(TestServer::tutorial(Arc::new(model.clone()), SessionConfig::default()).await);
+    let server = Arc::new(TestServer::tutorial_on(Arc::new(model.clone()), store).await);
     let ids: Vec<String> = (0..plans.len())
         .map(|n| format!("iso-{n}-{}", uuid::Uuid::new_v4()))
         .collect();
@@ -151,13 +158,13 @@ async fn run_case(plans: Vec<SessionPlan>) -> Result<(), TestCaseError> {
     }
 
     // Each history equals a sequential run, alone, of the same prompts in the served order.
-    let sessions = server.sessions.clone().unwrap();
     let alone = tutorial_agent(Arc::new(model.clone()), Clock::Local, test_agent_config());
     for (session, plan) in plans.iter().enumerate() {
         let id = SessionId::parse(&ids[session]).unwrap();
-        let lease = sessions.acquire(&id).unwrap();
-        let served = lease.conversation().await.clone();
-        drop(lease);
+        let served = server
+            .history(&ids[session], &plan.user_id.to_string())
+            .await
+            .unwrap();
         let name = agent_server::tutorial::user_name(&plan.user_id.to_string()).unwrap();
         let served_prompts: Vec<String> = served
             .messages()
@@ -191,17 +198,38 @@ async fn run_case(plans: Vec<SessionPlan>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+fn plans() -> impl Strategy<Value = Vec<SessionPlan>> {
+    prop::collection::vec(session_plan(), 2..=16)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
-    fn sessions_never_see_each_other(plans in prop::collection::vec(session_plan(), 2..=16)) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(run_case(plans))?;
+    fn sessions_never_see_each_other(plans in plans()) {
+        runtime().block_on(async {
+            run_case(plans, Arc::new(MemorySessionStore::new(SessionConfig::default()))).await
+        })?;
+    }
+}
+
+#[test]
+fn sessions_never_see_each_other_in_redis() {
+    let redis = RedisServer::start();
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(16));
+    let outcome = runner.run(&plans(), |plans| {
+        runtime().block_on(async { run_case(plans, Arc::new(redis.store())).await })
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
     }
 }
 

@@ -102,7 +102,7 @@ async fn sessions_continue_and_stay_isolated() {
     assert_eq!(s2_request.len(), 1);
     assert!(s2_request[0].text().contains("これはセッション s2 です"));
     assert!(!s2_request[0].text().contains("s1"));
-    assert_eq!(server.sessions.as_ref().unwrap().len(), 3);
+    assert_eq!(server.memory.as_ref().unwrap().len(), 3);
 }
 
 #[tokio::test]

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use agent_core::replay::RecordingSet;
-use agent_core::{AgentConfig, BedrockModel, DEFAULT_MODEL_ID, Model, SessionConfig};
+use agent_core::{
+    AgentConfig, BedrockModel, DEFAULT_MODEL_ID, MemorySessionStore, Model, SessionConfig,
+};
 use agent_server::{AgentCoreApp, TutorialEntrypoint};
 use agent_tools::Clock;
 use anyhow::Context;
@@ -25,7 +27,7 @@ pub fn tutorial_app(model: Arc<dyn Model>, clock: Clock) -> AgentCoreApp {
         model,
         clock,
         AgentConfig::default(),
-        SessionConfig::default(),
+        Arc::new(MemorySessionStore::new(SessionConfig::default())),
     ))
 }
 

@@ -3,11 +3,16 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_core::{AgentConfig, Model, RetryPolicy, SessionConfig, SessionStore};
+use agent_core::{
+    AgentConfig, Conversation, MemorySessionStore, Model, RetryPolicy, SessionConfig, SessionId,
+    SessionKey, SessionOwner, SessionStore,
+};
 use agent_server::{AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint};
 use agent_tools::Clock;
 use serde_json::{Value, json};
@@ -18,7 +23,10 @@ use tokio::task::JoinHandle;
 pub struct TestServer {
     pub address: SocketAddr,
     pub client: reqwest::Client,
-    pub sessions: Option<SessionStore>,
+    /// The store of a tutorial server.
+    pub sessions: Option<Arc<dyn SessionStore>>,
+    /// The same store, when it is the in-memory one.
+    pub memory: Option<MemorySessionStore>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -49,19 +57,37 @@ impl TestServer {
             address,
             client: reqwest::Client::new(),
             sessions: None,
+            memory: None,
             stop: Some(stop),
             task: Some(task),
         }
     }
 
-    /// Serves the tutorial entrypoint on `model` with `sessions` limits.
+    /// Serves the tutorial entrypoint on `model` with in-memory sessions of `sessions` limits.
     pub async fn tutorial(model: Arc<dyn Model>, sessions: SessionConfig) -> Self {
+        let memory = MemorySessionStore::new(sessions);
+        let mut server = Self::tutorial_on(model, Arc::new(memory.clone())).await;
+        server.memory = Some(memory);
+        server
+    }
+
+    /// Serves the tutorial entrypoint on `model` with its sessions in `store`.
+    pub async fn tutorial_on(model: Arc<dyn Model>, store: Arc<dyn SessionStore>) -> Self {
         let entrypoint =
-            TutorialEntrypoint::with_model(model, Clock::Local, test_agent_config(), sessions);
-        let store = entrypoint.sessions().clone();
+            TutorialEntrypoint::with_model(model, Clock::Local, test_agent_config(), store.clone());
         let mut server = Self::start(AgentCoreApp::new(entrypoint)).await;
         server.sessions = Some(store);
         server
+    }
+
+    /// The stored history of a tutorial session of `user_id`, if it exists.
+    pub async fn history(&self, session: &str, user_id: &str) -> Option<Conversation> {
+        let key = SessionKey::new(
+            SessionOwner::user(user_id),
+            SessionId::parse(session).unwrap(),
+        );
+        let store = self.sessions.as_ref().expect("a tutorial server");
+        store.history(&key).await.unwrap()
     }
 
     /// Serves any entrypoint.

@@ -1,0 +1,517 @@
+//! The embedded session store: every session in this process's memory.
+//!
+//! A session's history sits behind its own fair (tokio) mutex, so turns of one session are
+//! granted in arrival order and different sessions never contend beyond the short map lookup.
+//! A background task sleeps until the next deadline, or until woken by an earlier one, and drops
+//! what has ended, so requests never scan.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, Weak};
+
+use async_trait::async_trait;
+use tokio::sync::{Notify, OwnedMutexGuard};
+use tokio::time::Instant;
+
+use crate::conversation::Conversation;
+use crate::session::{
+    SessionClaim, SessionConfig, SessionError, SessionKey, SessionStore, SessionTurn,
+};
+
+/// Handle to the sessions of one process; cheap to clone.
+#[derive(Clone)]
+pub struct MemorySessionStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: SessionConfig,
+    state: Mutex<State>,
+    /// Wakes the reaper when an earlier deadline appears, or when the store is dropped.
+    reaper: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<SessionKey, Entry>,
+    /// Deadlines of idle sessions only; a session in use is not here, so it is never reaped.
+    deadlines: BTreeSet<(Instant, SessionKey)>,
+}
+
+struct Entry {
+    history: Arc<tokio::sync::Mutex<Conversation>>,
+    created: Instant,
+    deadline: Instant,
+    /// Turns holding or waiting for the session.
+    claims: usize,
+    /// Whether any turn has committed; a session nobody committed to holds nothing and is
+    /// dropped when its last claim goes.
+    committed: bool,
+}
+
+impl MemorySessionStore {
+    /// A store whose reaper runs on the current tokio runtime until the last handle is dropped.
+    pub fn new(config: SessionConfig) -> Self {
+        let reaper = Arc::new(Notify::new());
+        let shared = Arc::new(Shared {
+            config,
+            state: Mutex::new(State::default()),
+            reaper: reaper.clone(),
+        });
+        tokio::spawn(purge_expired_sessions(Arc::downgrade(&shared), reaper));
+        Self { shared }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &SessionConfig {
+        &self.shared.config
+    }
+
+    /// Number of live sessions, including ones whose first turn is under way.
+    pub fn len(&self) -> usize {
+        self.shared.lock().sessions.len()
+    }
+
+    /// True when no session is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when a live session has this key.
+    pub fn contains(&self, key: &SessionKey) -> bool {
+        self.shared.lock().sessions.contains_key(key)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessionStore {
+    async fn checkout(&self, key: &SessionKey) -> Result<SessionTurn, SessionError> {
+        let history = self.shared.enter(key)?;
+        // From here on the claim is counted; dropping `presence` (also when this future is
+        // dropped while waiting) gives it back.
+        let presence = Presence {
+            shared: self.shared.clone(),
+            key: key.clone(),
+            committed: false,
+        };
+        let max_wait = self.shared.config.max_wait;
+        let guard = tokio::time::timeout(max_wait, history.lock_owned())
+            .await
+            .map_err(|_| SessionError::Busy {
+                session: key.id.to_string(),
+                waited_secs: max_wait.as_secs(),
+                retry_after_secs: BUSY_RETRY_AFTER_SECS,
+            })?;
+        let conversation = guard.clone();
+        Ok(SessionTurn::new(
+            conversation,
+            Box::new(MemoryClaim { guard, presence }),
+        ))
+    }
+
+    async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError> {
+        let history = {
+            let state = self.shared.lock();
+            match state.sessions.get(key) {
+                Some(entry) if entry.committed && !entry.has_ended(Instant::now()) => {
+                    entry.history.clone()
+                }
+                _ => return Ok(None),
+            }
+        };
+        let conversation = history.lock().await.clone();
+        Ok(Some(conversation))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "memory (at most {} sessions)",
+            self.shared.config.max_sessions
+        )
+    }
+}
+
+/// What a client told to retry a busy session waits, in seconds.
+const BUSY_RETRY_AFTER_SECS: u64 = 5;
+
+/// A turn's hold: the history's lock, and its count in the session's claims.
+struct MemoryClaim {
+    guard: OwnedMutexGuard<Conversation>,
+    presence: Presence,
+}
+
+#[async_trait]
+impl SessionClaim for MemoryClaim {
+    async fn commit(mut self: Box<Self>, conversation: Conversation) -> Result<(), SessionError> {
+        *self.guard = conversation;
+        self.presence.committed = true;
+        Ok(())
+    }
+}
+
+/// A counted claim on a session; the last one out schedules its expiry.
+struct Presence {
+    shared: Arc<Shared>,
+    key: SessionKey,
+    committed: bool,
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.shared.leave(&self.key, self.committed);
+    }
+}
+
+impl Entry {
+    fn has_ended(&self, now: Instant) -> bool {
+        self.claims == 0 && self.deadline <= now
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // The lock is never held across a panic point that leaves the maps inconsistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts a claim on `key`, creating the session if it does not exist or has ended.
+    fn enter(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Arc<tokio::sync::Mutex<Conversation>>, SessionError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let State {
+            sessions,
+            deadlines,
+        } = &mut *state;
+        if let Some(entry) = sessions.get(key)
+            && entry.has_ended(now)
+        {
+            deadlines.remove(&(entry.deadline, key.clone()));
+            sessions.remove(key);
+        }
+        if let Some(entry) = sessions.get_mut(key) {
+            if entry.claims == 0 {
+                deadlines.remove(&(entry.deadline, key.clone()));
+            }
+            entry.claims += 1;
+            return Ok(entry.history.clone());
+        }
+        let max = self.config.max_sessions;
+        if sessions.len() >= max {
+            let retry_after_secs = deadlines
+                .first()
+                .map_or(self.config.idle_timeout.as_secs(), |(when, _)| {
+                    when.saturating_duration_since(now).as_secs() + 1
+                });
+            return Err(SessionError::CapacityReached {
+                max,
+                retry_after_secs,
+            });
+        }
+        let history = Arc::new(tokio::sync::Mutex::new(Conversation::new()));
+        sessions.insert(
+            key.clone(),
+            Entry {
+                history: history.clone(),
+                created: now,
+                deadline: now + self.config.max_lifetime,
+                claims: 1,
+                committed: false,
+            },
+        );
+        Ok(history)
+    }
+
+    /// Gives back a claim; the last one out schedules the session's expiry, or drops a session
+    /// no turn ever committed to.
+    fn leave(&self, key: &SessionKey, committed: bool) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let State {
+            sessions,
+            deadlines,
+        } = &mut *state;
+        let Some(entry) = sessions.get_mut(key) else {
+            return;
+        };
+        entry.committed |= committed;
+        entry.claims -= 1;
+        if entry.claims > 0 {
+            return;
+        }
+        if !entry.committed {
+            sessions.remove(key);
+            return;
+        }
+        entry.deadline =
+            (now + self.config.idle_timeout).min(entry.created + self.config.max_lifetime);
+        let earliest = deadlines.first().map(|(when, _)| *when);
+        deadlines.insert((entry.deadline, key.clone()));
+        if earliest.is_none_or(|earliest| entry.deadline < earliest) {
+            self.reaper.notify_one();
+        }
+    }
+
+    /// Drops every idle session past its deadline; returns the next deadline, if any.
+    fn purge_expired(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let State {
+            sessions,
+            deadlines,
+        } = &mut *state;
+        while let Some((when, key)) = deadlines.first().cloned() {
+            if when > now {
+                return Some(when);
+            }
+            deadlines.pop_first();
+            sessions.remove(&key);
+            tracing::debug!(session_id = %key.id, "session expired");
+        }
+        None
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.reaper.notify_one();
+    }
+}
+
+/// The reaper: sleeps until the next deadline or a wake-up, purges, and exits with the store.
+async fn purge_expired_sessions(shared: Weak<Shared>, wake: Arc<Notify>) {
+    loop {
+        let next = match shared.upgrade() {
+            Some(shared) => shared.purge_expired(),
+            None => return,
+        };
+        match next {
+            Some(when) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(when) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::message::Message;
+    use crate::session::{SessionId, SessionOwner};
+
+    fn key(text: &str) -> SessionKey {
+        SessionKey::anonymous(SessionId::parse(text).unwrap())
+    }
+
+    fn config() -> SessionConfig {
+        SessionConfig {
+            max_sessions: 3,
+            ..SessionConfig::default()
+        }
+    }
+
+    /// Lets the reaper task run after time moved.
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// One committed turn that appends `text`.
+    async fn say(store: &MemorySessionStore, key: &SessionKey, text: &str) {
+        let mut turn = store.checkout(key).await.unwrap();
+        turn.conversation_mut().push(Message::user(text));
+        turn.commit().await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sessions_own_separate_conversations() {
+        let store = MemorySessionStore::new(config());
+        say(&store, &key("one"), "for one").await;
+
+        let again = store.checkout(&key("one")).await.unwrap();
+        assert_eq!(again.conversation().len(), 1);
+        let other = store.checkout(&key("two")).await.unwrap();
+        assert!(other.conversation().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_same_id_under_another_owner_is_another_session() {
+        let store = MemorySessionStore::new(config());
+        let id = SessionId::parse("shared-id").unwrap();
+        let first = SessionKey::new(SessionOwner::user("1"), id.clone());
+        let second = SessionKey::new(SessionOwner::user("2"), id);
+        say(&store, &first, "mine").await;
+
+        assert_eq!(store.history(&second).await.unwrap(), None);
+        assert!(
+            store
+                .checkout(&second)
+                .await
+                .unwrap()
+                .conversation()
+                .is_empty()
+        );
+        assert_eq!(store.history(&first).await.unwrap().unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_dropped_without_commit_changes_nothing() {
+        let store = MemorySessionStore::new(config());
+        say(&store, &key("one"), "kept").await;
+        let mut turn = store.checkout(&key("one")).await.unwrap();
+        turn.conversation_mut().push(Message::user("lost"));
+        drop(turn);
+        assert_eq!(
+            store
+                .history(&key("one"))
+                .await
+                .unwrap()
+                .unwrap()
+                .messages(),
+            [Message::user("kept")]
+        );
+
+        let mut first = store.checkout(&key("new")).await.unwrap();
+        first.conversation_mut().push(Message::user("lost"));
+        drop(first);
+        assert!(
+            !store.contains(&key("new")),
+            "nothing committed, nothing held"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_sessions_expire_and_the_id_starts_afresh() {
+        let store = MemorySessionStore::new(config());
+        say(&store, &key("one"), "hello").await;
+
+        tokio::time::advance(Duration::from_secs(14 * 60)).await;
+        settle().await;
+        assert!(store.contains(&key("one")));
+
+        tokio::time::advance(Duration::from_secs(61)).await;
+        settle().await;
+        assert!(!store.contains(&key("one")), "reaped after 15 idle minutes");
+
+        let fresh = store.checkout(&key("one")).await.unwrap();
+        assert!(fresh.conversation().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_invocation_restarts_the_idle_clock() {
+        let store = MemorySessionStore::new(config());
+        for _ in 0..5 {
+            say(&store, &key("one"), "again").await;
+            tokio::time::advance(Duration::from_secs(10 * 60)).await;
+            settle().await;
+            assert!(store.contains(&key("one")));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_in_use_is_not_reaped_and_ends_at_its_lifetime_once_released() {
+        let store = MemorySessionStore::new(config());
+        say(&store, &key("busy"), "first").await;
+        let turn = store.checkout(&key("busy")).await.unwrap();
+        tokio::time::advance(Duration::from_secs(9 * 60 * 60)).await;
+        settle().await;
+        assert!(store.contains(&key("busy")), "never reaped under a turn");
+        turn.commit().await.unwrap();
+        settle().await;
+        assert!(
+            !store.contains(&key("busy")),
+            "past its 8 hours, it ends once idle"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sessions_end_after_their_lifetime_however_busy() {
+        let store = MemorySessionStore::new(config());
+        for _ in 0..(8 * 6 - 1) {
+            say(&store, &key("chatty"), "again").await;
+            tokio::time::advance(Duration::from_secs(10 * 60)).await;
+            settle().await;
+        }
+        assert!(store.contains(&key("chatty")));
+        tokio::time::advance(Duration::from_secs(10 * 60)).await;
+        settle().await;
+        assert!(!store.contains(&key("chatty")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn capacity_is_enforced_and_freed_by_expiry() {
+        let store = MemorySessionStore::new(config());
+        for name in ["a", "b", "c"] {
+            say(&store, &key(name), "hi").await;
+        }
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(
+            store.checkout(&key("d")).await.err(),
+            Some(SessionError::CapacityReached {
+                max: 3,
+                retry_after_secs: 14 * 60 + 1
+            }),
+            "Retry-After is when the oldest idle session ends"
+        );
+        assert!(
+            store.checkout(&key("a")).await.is_ok(),
+            "existing sessions still work"
+        );
+        tokio::time::advance(Duration::from_secs(16 * 60)).await;
+        settle().await;
+        assert!(store.checkout(&key("d")).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn turns_on_one_session_are_granted_in_arrival_order_and_see_each_other() {
+        let store = MemorySessionStore::new(config());
+        let first = store.checkout(&key("s")).await.unwrap();
+        let mut waiters = Vec::new();
+        for n in 0..5 {
+            let store = store.clone();
+            waiters.push(tokio::spawn(async move {
+                let mut turn = store.checkout(&key("s")).await.unwrap();
+                turn.conversation_mut().push(Message::user(n.to_string()));
+                turn.commit().await.unwrap();
+            }));
+            settle().await;
+        }
+        first.commit().await.unwrap();
+        for waiter in waiters {
+            waiter.await.unwrap();
+        }
+        let history = store.history(&key("s")).await.unwrap().unwrap();
+        let texts: Vec<String> = history.messages().iter().map(Message::text).collect();
+        assert_eq!(texts, ["0", "1", "2", "3", "4"], "no lost update, in order");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_waits_at_most_max_wait_then_the_session_is_busy() {
+        let store = MemorySessionStore::new(config());
+        let _holder = store.checkout(&key("s")).await.unwrap();
+        let error = store.checkout(&key("s")).await.err().unwrap();
+        assert!(
+            matches!(&error, SessionError::Busy { session, waited_secs: 120, .. } if session == "s"),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_reaper_stops_with_the_store() {
+        let store = MemorySessionStore::new(config());
+        let weak = Arc::downgrade(&store.shared);
+        drop(store);
+        settle().await;
+        assert!(weak.upgrade().is_none());
+    }
+}

@@ -1,0 +1,167 @@
+//! A replica's exclusive hold on one session across every replica: a Redis key holding a random
+//! token, set only if absent and with a short TTL, renewed while the invocation runs.
+//!
+//! A replica that dies mid-invocation stops renewing, so its lease expires within one TTL and
+//! the session is usable elsewhere with the history as it was before. The token doubles as the
+//! fencing token the commit script checks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::Link;
+use super::keys::SessionKeys;
+use super::scripts::{RELEASE, RENEW};
+use crate::session::SessionError;
+
+/// First pause before asking again for a lease another replica holds; it doubles up to
+/// [`MAX_POLL`]. Bounded backoff keeps a waiting replica to a few commands a second.
+const FIRST_POLL: Duration = Duration::from_millis(5);
+const MAX_POLL: Duration = Duration::from_millis(200);
+
+/// A held lease; dropping it without [`Lease::committed`] releases it in the background.
+pub(super) struct Lease {
+    link: Arc<Link>,
+    keys: SessionKeys,
+    token: String,
+    lost: Arc<AtomicBool>,
+    renewal: JoinHandle<()>,
+    held: bool,
+}
+
+/// Why a lease was not had.
+pub(super) enum LeaseRefusal {
+    /// Another replica still held it at the deadline.
+    StillHeld,
+    Failed(SessionError),
+}
+
+impl Lease {
+    /// Takes the lease of `keys`, asking again with bounded backoff until `deadline`.
+    pub async fn acquire(
+        link: &Arc<Link>,
+        keys: &SessionKeys,
+        deadline: Instant,
+    ) -> Result<Self, LeaseRefusal> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let ttl_ms = link.options.lease_ttl.as_millis() as u64;
+        let mut pause = FIRST_POLL;
+        loop {
+            let mut set = redis::cmd("SET");
+            set.arg(&keys.lease)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl_ms);
+            let taken: Option<String> = link
+                .run(|mut connection| async move { set.query_async(&mut connection).await })
+                .await
+                .map_err(LeaseRefusal::Failed)?;
+            if taken.is_some() {
+                break;
+            }
+            let jittered = pause.mul_f64(0.5 + fastrand::f64() / 2.0);
+            if Instant::now() + jittered >= deadline {
+                return Err(LeaseRefusal::StillHeld);
+            }
+            tokio::time::sleep(jittered).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewal = tokio::spawn(renew_until_dropped(
+            link.clone(),
+            keys.lease.clone(),
+            token.clone(),
+            lost.clone(),
+        ));
+        Ok(Self {
+            link: link.clone(),
+            keys: keys.clone(),
+            token,
+            lost,
+            renewal,
+            held: true,
+        })
+    }
+
+    /// The fencing token the commit script checks.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// True once a renewal found the lease gone or taken.
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    /// Records that a commit released the lease, so dropping it sends nothing.
+    pub fn committed(mut self) {
+        self.held = false;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renewal.abort();
+        if !self.held {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // No runtime left to send it: the lease expires after its TTL.
+        };
+        let link = self.link.clone();
+        let keys = self.keys.clone();
+        let token = std::mem::take(&mut self.token);
+        // Best effort: if this fails the lease simply expires after its TTL.
+        runtime.spawn(async move {
+            let sessions = link.sessions;
+            let released = link
+                .run(|mut connection| async move {
+                    RELEASE
+                        .key(&keys.history)
+                        .key(&keys.lease)
+                        .arg(&token)
+                        .arg(sessions.idle_timeout.as_millis() as u64)
+                        .arg(sessions.max_lifetime.as_millis() as u64)
+                        .invoke_async::<i64>(&mut connection)
+                        .await
+                })
+                .await;
+            if let Err(error) = released {
+                tracing::warn!(%error, "a session lease could not be released; it expires by itself");
+            }
+        });
+    }
+}
+
+/// Renews the lease every third of its TTL until aborted, or until it is found lost.
+async fn renew_until_dropped(link: Arc<Link>, lease: String, token: String, lost: Arc<AtomicBool>) {
+    let ttl = link.options.lease_ttl;
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        let lease = lease.clone();
+        let token = token.clone();
+        let renewed = link
+            .run(|mut connection| async move {
+                RENEW
+                    .key(&lease)
+                    .arg(&token)
+                    .arg(ttl.as_millis() as u64)
+                    .invoke_async::<i64>(&mut connection)
+                    .await
+            })
+            .await;
+        match renewed {
+            Ok(1) => {}
+            Ok(_) => {
+                lost.store(true, Ordering::Relaxed);
+                tracing::warn!("a session lease was lost while its invocation ran");
+                return;
+            }
+            Err(error) => tracing::warn!(%error, "a session lease could not be renewed; retrying"),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Sessions in Redis (or Valkey, ElastiCache, MemoryDB): they outlive the process and are
+//! shared by every replica pointed at the same server.
+//!
+//! A turn joins the session's line in this process, takes the session's lease in Redis (waiting
+//! with bounded backoff while another replica holds it), loads the history, and commits it with
+//! a script that checks the lease token first. Redis expires every key by itself — the history at
+//! min(last invocation + idle timeout, creation + lifetime), the lease after its short TTL — so
+//! nothing is left behind when every replica is gone, and the process keeps no idle session.
+
+mod keys;
+mod lease;
+mod local_queue;
+mod record;
+mod scripts;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use thiserror::Error;
+use tokio::sync::OwnedMutexGuard;
+use tokio::time::Instant;
+
+use crate::conversation::Conversation;
+use crate::session::{
+    SessionClaim, SessionConfig, SessionError, SessionKey, SessionStore, SessionTurn,
+};
+use keys::SessionKeys;
+use lease::{Lease, LeaseRefusal};
+use local_queue::{LocalQueue, QueuePlace};
+use record::{FIELDS, FORMAT_VERSION, StoredSession, encode_history};
+use scripts::COMMIT;
+
+/// How the Redis store names its keys and bounds its waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// Prefix of every key, so several deployments can share one Redis.
+    pub key_prefix: String,
+    /// How long a lease outlives a replica that stopped renewing it (died or cut off).
+    pub lease_ttl: Duration,
+    /// The longest one Redis command may take, connecting included, before the invocation
+    /// answers that the store is unavailable.
+    pub command_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    /// Keys under `agentcore:`, 10-second leases, 2-second commands.
+    fn default() -> Self {
+        Self {
+            key_prefix: "agentcore:".to_owned(),
+            lease_ttl: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The Redis URL could not be used.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("invalid Redis URL: {0}")]
+pub struct InvalidRedisUrl(String);
+
+/// Handle to sessions kept in Redis; cheap to clone.
+#[derive(Clone)]
+pub struct RedisSessionStore {
+    link: Arc<Link>,
+    queue: Arc<LocalQueue>,
+}
+
+/// The connection and the settings every operation needs.
+struct Link {
+    connection: ConnectionManager,
+    sessions: SessionConfig,
+    options: RedisOptions,
+    address: String,
+}
+
+impl RedisSessionStore {
+    /// A store on `url` (`redis://[user:password@]host:port[/db]`, or `rediss://` for TLS).
+    ///
+    /// Connects lazily and reconnects by itself: the server starts while Redis is down, answers
+    /// "unavailable" meanwhile, and recovers once Redis is back. Needs a tokio runtime.
+    pub fn open(
+        url: &str,
+        sessions: SessionConfig,
+        options: RedisOptions,
+    ) -> Result<Self, InvalidRedisUrl> {
+        let client =
+            redis::Client::open(url).map_err(|error| InvalidRedisUrl(error.to_string()))?;
+        let info = client.get_connection_info();
+        let tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
+        let address = format!(
+            "{}://{}/{}",
+            if tls { "rediss" } else { "redis" },
+            info.addr(),
+            info.redis_settings().db()
+        );
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.command_timeout / 2))
+            .set_response_timeout(Some(options.command_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|error| InvalidRedisUrl(error.to_string()))?;
+        Ok(Self {
+            link: Arc::new(Link {
+                connection,
+                sessions,
+                options,
+                address,
+            }),
+            queue: Arc::default(),
+        })
+    }
+
+    /// Loads the session behind `keys`, reporting a value it cannot read.
+    async fn load(
+        &self,
+        key: &SessionKey,
+        keys: &SessionKeys,
+    ) -> Result<Option<StoredSession>, SessionError> {
+        let history = keys.history.clone();
+        let fields = self
+            .link
+            .run(|mut connection| async move {
+                redis::cmd("HMGET")
+                    .arg(&history)
+                    .arg(&FIELDS[..])
+                    .query_async::<(Option<String>, Option<String>, Option<Vec<u8>>)>(
+                        &mut connection,
+                    )
+                    .await
+            })
+            .await;
+        let unreadable = |reason: String| SessionError::Unreadable {
+            session: key.id.to_string(),
+            reason,
+        };
+        match fields {
+            Ok((format, created_ms, history)) => {
+                StoredSession::decode(format, created_ms, history).map_err(unreadable)
+            }
+            Err(SessionError::Unavailable { cause }) if cause.contains("WRONGTYPE") => Err(
+                unreadable(format!("the key holds another type of value: {cause}")),
+            ),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    async fn checkout(&self, key: &SessionKey) -> Result<SessionTurn, SessionError> {
+        let sessions = self.link.sessions;
+        let deadline = Instant::now() + sessions.max_wait;
+        let busy = || SessionError::Busy {
+            session: key.id.to_string(),
+            waited_secs: sessions.max_wait.as_secs(),
+            retry_after_secs: self.link.options.lease_ttl.as_secs().max(1),
+        };
+        let place = self.queue.join(key);
+        let head = tokio::time::timeout_at(deadline, place.reach_head())
+            .await
+            .map_err(|_| busy())?;
+        let keys = SessionKeys::new(&self.link.options.key_prefix, key);
+        let lease = match Lease::acquire(&self.link, &keys, deadline).await {
+            Ok(lease) => lease,
+            Err(LeaseRefusal::StillHeld) => return Err(busy()),
+            Err(LeaseRefusal::Failed(error)) => return Err(error),
+        };
+        let stored = self.load(key, &keys).await?;
+        let (created_ms, conversation) = match stored {
+            Some(stored) => (Some(stored.created_ms), stored.conversation),
+            None => (None, Conversation::new()),
+        };
+        let claim = RedisClaim {
+            link: self.link.clone(),
+            session: key.id.to_string(),
+            keys,
+            created_ms,
+            lease,
+            _head: head,
+            _place: place,
+        };
+        Ok(SessionTurn::new(conversation, Box::new(claim)))
+    }
+
+    async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError> {
+        let keys = SessionKeys::new(&self.link.options.key_prefix, key);
+        let stored = self.load(key, &keys).await?;
+        Ok(stored.map(|stored| stored.conversation))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} (keys under {:?})",
+            self.link.address, self.link.options.key_prefix
+        )
+    }
+}
+
+/// A turn's hold: the session's lease in Redis and its place at the head of the local line.
+struct RedisClaim {
+    link: Arc<Link>,
+    session: String,
+    keys: SessionKeys,
+    created_ms: Option<i64>,
+    lease: Lease,
+    // Declared after the lease so that it is released first, then the next local turn starts.
+    _head: OwnedMutexGuard<()>,
+    _place: QueuePlace,
+}
+
+#[async_trait]
+impl SessionClaim for RedisClaim {
+    async fn commit(self: Box<Self>, conversation: Conversation) -> Result<(), SessionError> {
+        let lease_lost = || SessionError::LeaseLost {
+            session: self.session.clone(),
+        };
+        if self.lease.is_lost() {
+            return Err(lease_lost());
+        }
+        let sessions = self.link.sessions;
+        let keys = self.keys.clone();
+        let token = self.lease.token().to_owned();
+        let created = self.created_ms.map(|ms| ms.to_string()).unwrap_or_default();
+        let history = encode_history(&conversation);
+        let stored = self
+            .link
+            .run(|mut connection| async move {
+                COMMIT
+                    .key(&keys.history)
+                    .key(&keys.lease)
+                    .arg(&token)
+                    .arg(history)
+                    .arg(FORMAT_VERSION)
+                    .arg(created)
+                    .arg(sessions.idle_timeout.as_millis() as u64)
+                    .arg(sessions.max_lifetime.as_millis() as u64)
+                    .invoke_async::<i64>(&mut connection)
+                    .await
+            })
+            .await?;
+        if stored != 1 {
+            return Err(lease_lost());
+        }
+        let RedisClaim { lease, .. } = *self;
+        lease.committed();
+        Ok(())
+    }
+}
+
+impl Link {
+    /// Runs one Redis operation within the command timeout; any failure means "unavailable".
+    async fn run<T, F, Fut>(&self, operation: F) -> Result<T, SessionError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let limit = self.options.command_timeout;
+        match tokio::time::timeout(limit, operation(self.connection.clone())).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(SessionError::Unavailable {
+                cause: format!("Redis at {}: {error}", self.address),
+            }),
+            Err(_) => Err(SessionError::Unavailable {
+                cause: format!(
+                    "Redis at {} did not answer within {} ms",
+                    self.address,
+                    limit.as_millis()
+                ),
+            }),
+        }
+    }
+}

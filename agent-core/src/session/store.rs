@@ -1,0 +1,140 @@
+//! The seam every session backend implements, and the guarantees callers rely on whatever the
+//! backend: an invocation checks its session out, works on the history alone, and commits it;
+//! anything else — an error, a timeout, a dropped future — leaves the stored history as it was.
+//!
+//! Why a checkout hands out an owned copy of the history rather than a lock guard: the copy is
+//! what a remote store (Redis) has to produce anyway, and it makes "commit or nothing" hold for
+//! every backend alike — the stored value changes only inside [`SessionTurn::commit`].
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::conversation::Conversation;
+use crate::session::SessionKey;
+
+/// Where sessions live. One handle is shared by every request; no caller knows the backend.
+///
+/// What every implementation guarantees:
+/// - a [`SessionTurn`] gives exclusive use of its session's history from checkout to commit;
+///   turns of one session are granted one at a time, in arrival order within a process, and
+///   sessions never wait on each other;
+/// - a turn waits at most [`SessionConfig::max_wait`] for its session, then fails with
+///   [`SessionError::Busy`];
+/// - the stored history changes only when a turn commits; a turn dropped without committing
+///   leaves it as it was;
+/// - a session ends [`SessionConfig::idle_timeout`] after its last turn or
+///   [`SessionConfig::max_lifetime`] after its first commit, and its key then starts afresh.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Waits for exclusive use of the session `key`, then loads its history (empty if the
+    /// session does not exist or has ended).
+    async fn checkout(&self, key: &SessionKey) -> Result<SessionTurn, SessionError>;
+
+    /// The stored history of `key`, read without taking a turn; `None` when no live session has
+    /// that key. For inspection — an invocation uses [`SessionStore::checkout`].
+    async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError>;
+
+    /// Where the sessions are kept, for the start-up log; never contains a secret.
+    fn describe(&self) -> String;
+}
+
+/// One invocation's exclusive hold on a session: a working copy of its history, committed or
+/// dropped as a whole.
+pub struct SessionTurn {
+    conversation: Conversation,
+    claim: Box<dyn SessionClaim>,
+}
+
+impl SessionTurn {
+    /// A turn over `conversation`, held by a backend's `claim`.
+    pub fn new(conversation: Conversation, claim: Box<dyn SessionClaim>) -> Self {
+        Self {
+            conversation,
+            claim,
+        }
+    }
+
+    /// The history as loaded, with whatever this turn added so far.
+    pub fn conversation(&self) -> &Conversation {
+        &self.conversation
+    }
+
+    /// The working copy an agent appends to.
+    pub fn conversation_mut(&mut self) -> &mut Conversation {
+        &mut self.conversation
+    }
+
+    /// Stores the working copy as the session's history and ends the turn.
+    pub async fn commit(self) -> Result<(), SessionError> {
+        self.claim.commit(self.conversation).await
+    }
+}
+
+/// A backend's hold on one session for the length of a turn. Dropping it without committing
+/// releases the session and keeps its stored history unchanged.
+#[async_trait]
+pub trait SessionClaim: Send + Sync {
+    /// Replaces the stored history with `conversation` — only if this claim still holds the
+    /// session — and releases it.
+    async fn commit(self: Box<Self>, conversation: Conversation) -> Result<(), SessionError>;
+}
+
+/// Lifetimes and limits of a session store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// A session ends this long after its last invocation finished.
+    pub idle_timeout: Duration,
+    /// A session ends this long after it was created, however busy.
+    pub max_lifetime: Duration,
+    /// Live sessions one process holds at once (in-memory store only; Redis holds none).
+    pub max_sessions: usize,
+    /// How long an invocation waits for its session's earlier invocations before giving up.
+    pub max_wait: Duration,
+}
+
+impl Default for SessionConfig {
+    /// AgentCore Runtime's lifetimes (15 minutes idle, 8 hours in all), 100,000 sessions, and
+    /// two minutes of waiting for a busy session.
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(15 * 60),
+            max_lifetime: Duration::from_secs(8 * 60 * 60),
+            max_sessions: 100_000,
+            max_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Why a session could not be had or kept. None of them changes a stored history.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum SessionError {
+    /// The in-memory store is full; the oldest idle session frees its place in `retry_after`.
+    #[error(
+        "the server holds its maximum of {max} live sessions; retry later or reuse a session id"
+    )]
+    CapacityReached { max: usize, retry_after_secs: u64 },
+    /// Earlier invocations of the session held it for longer than the wait allows.
+    #[error(
+        "session {session} is still busy with earlier invocations after {waited_secs} s of waiting"
+    )]
+    Busy {
+        session: String,
+        waited_secs: u64,
+        retry_after_secs: u64,
+    },
+    /// The store could not be reached or failed; nothing was changed.
+    #[error("the session store is unavailable: {cause}")]
+    Unavailable { cause: String },
+    /// The turn lost its hold on the session (the store was unreachable for longer than a
+    /// lease), so its result was not stored.
+    #[error(
+        "the hold on session {session} was lost before the result could be stored; nothing was committed"
+    )]
+    LeaseLost { session: String },
+    /// The stored value cannot be read (corrupt, or written by an unknown format version). It
+    /// is left as it is, never replaced by an empty history.
+    #[error("the stored state of session {session} cannot be read: {reason}")]
+    Unreadable { session: String, reason: String },
+}

@@ -1,0 +1,140 @@
+//! A real `redis-server` for tests: its own temporary directory, an ephemeral loopback port, the
+//! append-only file on with an fsync per write (so a kill loses nothing), and nothing else on
+//! the machine touched. `.ci/run` installs the Debian package when it is missing.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agent_core::{RedisOptions, RedisSessionStore, SessionConfig};
+
+/// A running `redis-server`; killed and its directory removed when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts a server on a free loopback port and waits until it answers PING.
+    pub fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("agentcore-redis-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut server = Self {
+                child: None,
+                port,
+                dir: dir.clone(),
+            };
+            if server.launch() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start; see {}", dir.display());
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A store on this server with default limits and options.
+    pub fn store(&self) -> RedisSessionStore {
+        self.store_with(SessionConfig::default(), RedisOptions::default())
+    }
+
+    /// A store on this server.
+    pub fn store_with(&self, sessions: SessionConfig, options: RedisOptions) -> RedisSessionStore {
+        RedisSessionStore::open(&self.url(), sessions, options).unwrap()
+    }
+
+    /// A plain connection for inspecting and tampering with keys.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    /// Kills the server at once (SIGKILL): what it had acknowledged is in its append-only file.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and directory, reloading its append-only file.
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(
+            self.launch(),
+            "redis-server did not restart on port {}",
+            self.port
+        );
+    }
+
+    /// Spawns redis-server and waits for PING; false if it exited (the port was taken).
+    fn launch(&mut self) -> bool {
+        let spawned = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port"])
+            .arg(self.port.to_string())
+            .arg("--dir")
+            .arg(&self.dir)
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "redis.log",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = spawned.unwrap_or_else(|error| {
+            panic!(
+                "cannot run redis-server ({error}); install it with `apt-get install redis-server`, as .ci/run does"
+            )
+        });
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if child.try_wait().unwrap().is_some() {
+                return false; // It exited, and try_wait reaped it.
+            }
+            let ready = redis::Client::open(self.url())
+                .and_then(|client| client.get_connection())
+                .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection));
+            if ready.is_ok() {
+                self.child = Some(child);
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
