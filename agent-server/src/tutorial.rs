@@ -164,9 +164,16 @@ impl Entrypoint for TutorialEntrypoint {
         let prompt = personalised_prompt(request.user_name, &request.prompt, &context.session_id);
         let key = SessionKey::new(SessionOwner::user(request.user_id), context.session_id);
         let mut turn = self.sessions.checkout(&key).await?;
-        let reply = self.agent.invoke(turn.conversation_mut(), &prompt).await?;
-        turn.commit().await?;
-        Ok(Output::Value(Value::String(reply.text)))
+        match self.agent.invoke(turn.conversation_mut(), &prompt).await {
+            Ok(reply) => {
+                turn.commit().await?;
+                Ok(Output::Value(Value::String(reply.text)))
+            }
+            Err(error) => {
+                turn.release().await;
+                Err(error.into())
+            }
+        }
     }
 }
 

@@ -41,6 +41,8 @@ enum Send {
     Body(&'static str, Vec<u8>),
     /// A valid tutorial payload under a raw session header value.
     Session(Vec<u8>),
+    /// A valid tutorial payload on session `anchor` under a raw runtime user id header value.
+    UserId(Vec<u8>),
     /// A prompt to the calculator on its own session.
     Calculate(String),
     /// Another method or path.
@@ -163,6 +165,18 @@ fn rows() -> Vec<Row> {
             says: "not valid UTF-8",
         },
         Row {
+            name: "non-UTF-8 runtime user id",
+            send: Send::UserId(vec![b'u', 0xff]),
+            status: 400,
+            says: r#""error":"Invalid user id","details":"the user id header is not valid UTF-8""#,
+        },
+        Row {
+            name: "257-character runtime user id",
+            send: Send::UserId(vec![b'u'; 257]),
+            status: 400,
+            says: "user id is 257 characters long",
+        },
+        Row {
             name: "huge expression",
             send: Send::Calculate(format!("1{}", "+1".repeat(2_500))),
             status: 200,
@@ -230,6 +244,15 @@ async fn send(server: &TestServer, send: Send) -> Reply {
             .post(invocations)
             .header(
                 "x-amzn-bedrock-agentcore-runtime-session-id",
+                HeaderValue::from_bytes(&raw).unwrap(),
+            )
+            .json(&json!({"prompt": "hi", "user_id": "1"})),
+        Send::UserId(raw) => server
+            .client
+            .post(invocations)
+            .header("x-amzn-bedrock-agentcore-runtime-session-id", "anchor")
+            .header(
+                "x-amzn-bedrock-agentcore-runtime-user-id",
                 HeaderValue::from_bytes(&raw).unwrap(),
             )
             .json(&json!({"prompt": "hi", "user_id": "1"})),

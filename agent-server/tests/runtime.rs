@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_core::scripted::{ScriptedModel, text_response};
-use agent_core::{Message, ModelError, SessionConfig};
-use agent_server::{AgentCoreApp, InvocationError, entrypoint_fn};
+use agent_core::{MemorySessionStore, Message, ModelError, SessionConfig, SessionStore};
+use agent_server::{
+    AgentCoreApp, InvocationError, SESSION_ID_HEADER, USER_ID_HEADER, entrypoint_fn,
+};
 use serde_json::{Value, json};
 use support::{GatedModel, Reply, TestServer};
 
@@ -103,6 +105,69 @@ async fn sessions_continue_and_stay_isolated() {
     assert!(s2_request[0].text().contains("これはセッション s2 です"));
     assert!(!s2_request[0].text().contains("s1"));
     assert_eq!(server.memory.as_ref().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_its_user() {
+    let model = counting_model();
+    let server = tutorial_server(model.clone()).await;
+    assert_eq!(
+        server.ask("S", "1", "2+5").await.text(),
+        "Maira: 1 messages, 晴れ"
+    );
+    assert_eq!(
+        server.ask("S", "2", "add 34 to that").await.text(),
+        "Mani: 1 messages, 晴れ",
+        "another user's guess of the id opens a fresh session"
+    );
+    let leaked = model.requests()[1]
+        .iter()
+        .any(|message| message.text().contains("2+5"));
+    assert!(!leaked, "user 1's prompt never reached user 2's request");
+    assert_eq!(
+        server.ask("S", "1", "and then?").await.text(),
+        "Maira: 3 messages, 晴れ"
+    );
+    assert_eq!(server.history("S", "1").await.unwrap().len(), 4);
+    assert_eq!(server.history("S", "2").await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_runtime_user_id_header_scopes_the_sessions_of_any_agent() {
+    let store = Arc::new(MemorySessionStore::new(SessionConfig::default()));
+    let server = TestServer::entrypoint(entrypoint_fn(move |payload: Value, context| {
+        let store = store.clone();
+        async move {
+            let mut turn = store.checkout(&context.session_key()).await?;
+            let said = payload["prompt"].as_str().unwrap_or_default().to_owned();
+            turn.conversation_mut().push(Message::user(said));
+            let heard: Vec<String> = turn
+                .conversation()
+                .messages()
+                .iter()
+                .map(Message::text)
+                .collect();
+            turn.commit().await?;
+            Ok(heard)
+        }
+    }))
+    .await;
+    let say = |user: Option<&'static str>, prompt: &'static str| {
+        let mut request = server
+            .client
+            .post(server.url("/invocations"))
+            .header(SESSION_ID_HEADER, "one-id")
+            .json(&json!({ "prompt": prompt }));
+        if let Some(user) = user {
+            request = request.header(USER_ID_HEADER, user);
+        }
+        async move { Reply::from(request.send().await.unwrap()).await.json() }
+    };
+    assert_eq!(say(Some("alice"), "a1").await, json!(["a1"]));
+    assert_eq!(say(Some("bob"), "b1").await, json!(["b1"]));
+    assert_eq!(say(None, "n1").await, json!(["n1"]));
+    assert_eq!(say(Some("alice"), "a2").await, json!(["a1", "a2"]));
+    assert_eq!(say(None, "n2").await, json!(["n1", "n2"]));
 }
 
 #[tokio::test]
@@ -379,6 +444,11 @@ async fn the_session_cap_answers_503_and_existing_sessions_keep_working() {
             .as_str()
             .unwrap()
             .contains("maximum of 2 live sessions")
+    );
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (1..=15 * 60).contains(&retry_after),
+        "when the oldest idle session ends: {retry_after}"
     );
     assert_eq!(
         server.ask("a", "1", "again").await.text(),

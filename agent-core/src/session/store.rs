@@ -70,6 +70,12 @@ impl SessionTurn {
     pub async fn commit(self) -> Result<(), SessionError> {
         self.claim.commit(self.conversation).await
     }
+
+    /// Ends the turn without storing anything, and waits until the session is free for the
+    /// next one. Dropping the turn does the same, in the background.
+    pub async fn release(self) {
+        self.claim.release().await;
+    }
 }
 
 /// A backend's hold on one session for the length of a turn. Dropping it without committing
@@ -79,6 +85,9 @@ pub trait SessionClaim: Send + Sync {
     /// Replaces the stored history with `conversation` — only if this claim still holds the
     /// session — and releases it.
     async fn commit(self: Box<Self>, conversation: Conversation) -> Result<(), SessionError>;
+
+    /// Releases the session without storing anything; by default, by dropping the claim.
+    async fn release(self: Box<Self>) {}
 }
 
 /// Lifetimes and limits of a session store.

@@ -58,6 +58,11 @@ impl RedisServer {
             .unwrap()
     }
 
+    /// The server's process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running server").id()
+    }
+
     /// Kills the server at once (SIGKILL): what it had acknowledged is in its append-only file.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

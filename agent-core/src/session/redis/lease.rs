@@ -101,9 +101,22 @@ impl Lease {
     pub fn committed(mut self) {
         self.held = false;
     }
+
+    /// Gives the lease back now, so the session's next turn need not wait for it.
+    pub async fn release(mut self) {
+        self.held = false;
+        self.renewal.abort();
+        release(
+            self.link.clone(),
+            self.keys.clone(),
+            std::mem::take(&mut self.token),
+        )
+        .await;
+    }
 }
 
 impl Drop for Lease {
+    /// A lease dropped while held (its turn was cancelled) is released in the background.
     fn drop(&mut self) {
         self.renewal.abort();
         if !self.held {
@@ -112,28 +125,28 @@ impl Drop for Lease {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return; // No runtime left to send it: the lease expires after its TTL.
         };
-        let link = self.link.clone();
-        let keys = self.keys.clone();
         let token = std::mem::take(&mut self.token);
-        // Best effort: if this fails the lease simply expires after its TTL.
-        runtime.spawn(async move {
-            let sessions = link.sessions;
-            let released = link
-                .run(|mut connection| async move {
-                    RELEASE
-                        .key(&keys.history)
-                        .key(&keys.lease)
-                        .arg(&token)
-                        .arg(sessions.idle_timeout.as_millis() as u64)
-                        .arg(sessions.max_lifetime.as_millis() as u64)
-                        .invoke_async::<i64>(&mut connection)
-                        .await
-                })
-                .await;
-            if let Err(error) = released {
-                tracing::warn!(%error, "a session lease could not be released; it expires by itself");
-            }
-        });
+        runtime.spawn(release(self.link.clone(), self.keys.clone(), token));
+    }
+}
+
+/// Runs the release script. Best effort: if it fails, the lease expires after its TTL.
+async fn release(link: Arc<Link>, keys: SessionKeys, token: String) {
+    let sessions = link.sessions;
+    let released = link
+        .run(|mut connection| async move {
+            RELEASE
+                .key(&keys.history)
+                .key(&keys.lease)
+                .arg(&token)
+                .arg(sessions.idle_timeout.as_millis() as u64)
+                .arg(sessions.max_lifetime.as_millis() as u64)
+                .invoke_async::<i64>(&mut connection)
+                .await
+        })
+        .await;
+    if let Err(error) = released {
+        tracing::warn!(%error, "a session lease could not be released; it expires by itself");
     }
 }
 

@@ -169,7 +169,13 @@ impl SessionStore for RedisSessionStore {
             Err(LeaseRefusal::StillHeld) => return Err(busy()),
             Err(LeaseRefusal::Failed(error)) => return Err(error),
         };
-        let stored = self.load(key, &keys).await?;
+        let stored = match self.load(key, &keys).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                lease.release().await;
+                return Err(error);
+            }
+        };
         let (created_ms, conversation) = match stored {
             Some(stored) => (Some(stored.created_ms), stored.conversation),
             None => (None, Conversation::new()),
@@ -249,6 +255,11 @@ impl SessionClaim for RedisClaim {
         lease.committed();
         Ok(())
     }
+
+    async fn release(self: Box<Self>) {
+        let RedisClaim { lease, .. } = *self;
+        lease.release().await;
+    }
 }
 
 impl Link {
@@ -259,18 +270,20 @@ impl Link {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let limit = self.options.command_timeout;
+        let timed_out = || SessionError::Unavailable {
+            cause: format!(
+                "Redis at {} did not answer within {} ms",
+                self.address,
+                limit.as_millis()
+            ),
+        };
         match tokio::time::timeout(limit, operation(self.connection.clone())).await {
             Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) if error.is_timeout() => Err(timed_out()),
             Ok(Err(error)) => Err(SessionError::Unavailable {
                 cause: format!("Redis at {}: {error}", self.address),
             }),
-            Err(_) => Err(SessionError::Unavailable {
-                cause: format!(
-                    "Redis at {} did not answer within {} ms",
-                    self.address,
-                    limit.as_millis()
-                ),
-            }),
+            Err(_) => Err(timed_out()),
         }
     }
 }

@@ -1,0 +1,135 @@
+//! The `agent-server` binary as a child process on an ephemeral loopback port, with a clean
+//! AWS environment, for tests that need a real process: its start-up, its logs, a kill.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+/// A running `agent-server` process on an ephemeral loopback port; killed when dropped.
+pub struct Process {
+    child: Child,
+    pub address: String,
+    pub startup_line: String,
+    /// Log lines after the start-up line.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Starts the binary with `args`, a clean AWS environment and `--port 0`, and waits for the
+    /// start-up line to learn the port.
+    pub fn start(args: &[&str]) -> Self {
+        Self::start_with(args, &[])
+    }
+
+    /// As [`Process::start`], with extra environment variables.
+    pub fn start_with(args: &[&str], environment: &[(&str, &str)]) -> Self {
+        let home = std::env::temp_dir().join(format!("agent-server-home-{}", std::process::id()));
+        std::fs::create_dir_all(&home).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agent-server"));
+        command
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--retry-attempts",
+                "1",
+            ])
+            .args(args)
+            .env_clear()
+            .env("HOME", &home)
+            .env("RUST_LOG", "info")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", home.join("no-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+            // Should credentials turn up after all, the request still stays on this machine.
+            .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
+            .envs(environment.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let startup_line = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|line| line.contains("agent-server listening"))
+            .expect("the start-up line");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            lines
+                .map_while(Result::ok)
+                .for_each(|line| sink.lock().unwrap().push(line))
+        });
+        let address = address_in(&startup_line);
+        Self {
+            child,
+            address,
+            startup_line,
+            log,
+        }
+    }
+
+    /// Waits up to 2 s for a log line containing `text`.
+    pub async fn log_line(&self, text: &str) -> String {
+        for _ in 0..200 {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|line| line.contains(text))
+            {
+                return line.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("no log line with {text}: {:?}", self.log.lock().unwrap());
+    }
+
+    /// Asks the tutorial's user 1 in the session `binary-test`.
+    pub async fn ask(&self, prompt: &str) -> (u16, Value) {
+        self.ask_in("binary-test", "1", prompt).await
+    }
+
+    /// Asks `prompt` as tutorial user `user_id` in `session`.
+    pub async fn ask_in(&self, session: &str, user_id: &str, prompt: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/invocations", self.address))
+            .header("x-amzn-bedrock-agentcore-runtime-session-id", session)
+            .json(&json!({"prompt": prompt, "user_id": user_id}))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash or an OOM kill would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The bound address from the start-up line, in text or JSON log format.
+fn address_in(line: &str) -> String {
+    if line.starts_with('{') {
+        let record: Value = serde_json::from_str(line).unwrap();
+        return record["fields"]["address"].as_str().unwrap().to_owned();
+    }
+    line.split_whitespace()
+        .find_map(|field| field.strip_prefix("address="))
+        .unwrap()
+        .to_owned()
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
