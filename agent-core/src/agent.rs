@@ -14,6 +14,7 @@ use crate::error::AgentError;
 use crate::message::{ContentBlock, Message, Role};
 use crate::model::{ConverseRequest, Model, ModelError, ModelResponse, StopReason, Usage};
 use crate::retry::RetryPolicy;
+use crate::session::SessionTurn;
 use crate::tool::{RegistryError, Tool, ToolRegistry};
 
 /// Limits and policies of an agent.
@@ -137,6 +138,15 @@ impl Agent {
         transaction.commit();
         self.config.window.apply(conversation);
         Ok(reply)
+    }
+
+    /// Answers `prompt` in a session's turn; commit the turn to keep the exchange.
+    pub async fn invoke_in(
+        &self,
+        turn: &mut SessionTurn,
+        prompt: &str,
+    ) -> Result<AgentReply, AgentError> {
+        self.invoke(turn.conversation_mut(), prompt).await
     }
 
     async fn run_cycles(&self, conversation: &mut Conversation) -> Result<AgentReply, AgentError> {

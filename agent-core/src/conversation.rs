@@ -1,11 +1,29 @@
 //! A session's history and the sliding window that bounds it.
+//!
+//! While a store holds a [`Checkpoint`] of a history (for the length of a turn), the history only
+//! grows at its end and the window only moves its logical start; nothing is dropped until the
+//! turn is kept ([`Conversation::compact`]). So a store can undo a turn in place by going back to
+//! the checkpoint — no copy of the history per invocation. Without a checkpoint the window drops
+//! trimmed messages at once.
 
 use crate::message::Message;
 
 /// The messages of one conversation, oldest first.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Conversation {
     messages: Vec<Message>,
+    /// Messages before this index are outside the window: no longer part of the conversation,
+    /// kept only until the turn that trimmed them is kept.
+    start: usize,
+    /// A checkpoint is open: trimmed messages must be kept for a rollback.
+    checkpointed: bool,
+}
+
+/// Where a conversation stood, to go back to if a turn is not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    end: usize,
+    start: usize,
 }
 
 impl Conversation {
@@ -16,17 +34,17 @@ impl Conversation {
 
     /// The messages, oldest first.
     pub fn messages(&self) -> &[Message] {
-        &self.messages
+        &self.messages[self.start..]
     }
 
     /// Number of messages.
     pub fn len(&self) -> usize {
-        self.messages.len()
+        self.messages.len() - self.start
     }
 
     /// True when nothing has been said yet.
     pub fn is_empty(&self) -> bool {
-        self.messages.is_empty()
+        self.len() == 0
     }
 
     /// Appends a message.
@@ -34,15 +52,50 @@ impl Conversation {
         self.messages.push(message);
     }
 
+    /// Where the conversation stands now; until [`Conversation::rollback`] or
+    /// [`Conversation::compact`], trimmed messages are kept so the checkpoint can be restored.
+    pub fn checkpoint(&mut self) -> Checkpoint {
+        self.checkpointed = true;
+        Checkpoint {
+            end: self.messages.len(),
+            start: self.start,
+        }
+    }
+
+    /// Undoes everything since `checkpoint`: messages appended and window moves alike.
+    pub fn rollback(&mut self, checkpoint: Checkpoint) {
+        self.messages.truncate(checkpoint.end);
+        self.start = checkpoint.start.min(self.messages.len());
+        self.checkpointed = false;
+    }
+
+    /// Drops for good what the window left behind; after this there is nothing to roll back to.
+    pub fn compact(&mut self) {
+        self.messages.drain(..self.start);
+        self.start = 0;
+        self.checkpointed = false;
+    }
+
     /// Drops messages from `len` on; used to undo a failed invocation.
     pub(crate) fn truncate(&mut self, len: usize) {
-        self.messages.truncate(len);
+        self.messages.truncate(self.start + len);
+    }
+}
+
+impl PartialEq for Conversation {
+    /// Two conversations are equal when they hold the same messages, whatever was trimmed.
+    fn eq(&self, other: &Self) -> bool {
+        self.messages() == other.messages()
     }
 }
 
 impl From<Vec<Message>> for Conversation {
     fn from(messages: Vec<Message>) -> Self {
-        Self { messages }
+        Self {
+            messages,
+            start: 0,
+            checkpointed: false,
+        }
     }
 }
 
@@ -64,9 +117,9 @@ impl Default for SlidingWindow {
 }
 
 impl SlidingWindow {
-    /// Trims `conversation` in place.
+    /// Moves `conversation`'s start past its oldest turns; [`Conversation::compact`] drops them.
     pub fn apply(&self, conversation: &mut Conversation) {
-        let messages = &conversation.messages;
+        let messages = conversation.messages();
         let len = messages.len();
         if len <= self.max_messages {
             return;
@@ -80,7 +133,10 @@ impl SlidingWindow {
                     .find(|&index| messages[index].starts_turn())
             })
             .unwrap_or(0);
-        conversation.messages.drain(..cut);
+        conversation.start += cut;
+        if !conversation.checkpointed {
+            conversation.compact();
+        }
     }
 }
 
@@ -115,6 +171,12 @@ mod tests {
         }
         messages.push(Message::assistant("done"));
         messages
+    }
+
+    impl Conversation {
+        fn extend_turn(&mut self, messages: Vec<Message>) {
+            messages.into_iter().for_each(|message| self.push(message));
+        }
     }
 
     fn assert_valid_start(conversation: &Conversation) {
@@ -152,6 +214,38 @@ mod tests {
             SlidingWindow { max_messages: max }.apply(&mut conversation);
             assert_valid_start(&conversation);
         }
+    }
+
+    #[test]
+    fn a_rollback_undoes_appends_and_window_moves_until_compacted() {
+        let mut conversation = Conversation::from(turn("a", 1));
+        let before = conversation.clone();
+        let checkpoint = conversation.checkpoint();
+        let mut unheld = conversation.clone();
+        conversation.extend_turn(turn("b", 0));
+        SlidingWindow { max_messages: 3 }.apply(&mut conversation);
+        assert_eq!(conversation.messages()[0], Message::user("b"));
+        conversation.rollback(checkpoint);
+        assert_eq!(conversation, before);
+        assert_eq!(conversation.messages().len(), 4);
+
+        unheld.rollback(checkpoint);
+        unheld.extend_turn(turn("b", 0));
+        SlidingWindow { max_messages: 3 }.apply(&mut unheld);
+        assert_eq!(
+            unheld.messages,
+            turn("b", 0),
+            "without a checkpoint, dropped at once"
+        );
+
+        conversation.extend_turn(turn("b", 0));
+        SlidingWindow { max_messages: 3 }.apply(&mut conversation);
+        conversation.compact();
+        assert_eq!(
+            conversation.messages,
+            turn("b", 0),
+            "trimmed messages are gone"
+        );
     }
 
     #[test]

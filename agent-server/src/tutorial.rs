@@ -164,7 +164,7 @@ impl Entrypoint for TutorialEntrypoint {
         let prompt = personalised_prompt(request.user_name, &request.prompt, &context.session_id);
         let key = SessionKey::new(SessionOwner::user(request.user_id), context.session_id);
         let mut turn = self.sessions.checkout(&key).await?;
-        match self.agent.invoke(turn.conversation_mut(), &prompt).await {
+        match self.agent.invoke_in(&mut turn, &prompt).await {
             Ok(reply) => {
                 turn.commit().await?;
                 Ok(Output::Value(Value::String(reply.text)))

@@ -477,14 +477,14 @@ async fn a_turn_that_lost_its_lease_cannot_overwrite_a_newer_history() {
     let key = key("1", "fenced");
 
     let mut stale = slow.checkout(&key).await.unwrap();
-    stale.conversation_mut().push(Message::user("stale"));
+    stale.push(Message::user("stale"));
     // The lease expires (as it would for a replica paused past its TTL) and another takes it.
     let _: () = redis
         .connection()
         .del("agentcore:lease:{user=1:fenced}")
         .unwrap();
     let mut newer = fast.checkout(&key).await.unwrap();
-    newer.conversation_mut().push(Message::user("newer"));
+    newer.push(Message::user("newer"));
     newer.commit().await.unwrap();
 
     let refused = stale.commit().await.unwrap_err();
@@ -524,8 +524,7 @@ async fn nothing_is_written_before_a_turn_commits() {
     let redis = RedisServer::start();
     let store = redis.store();
     let mut turn = store.checkout(&key("1", "abandoned")).await.unwrap();
-    turn.conversation_mut()
-        .push(Message::user("never committed"));
+    turn.push(Message::user("never committed"));
     drop(turn);
     let mut connection = redis.connection();
     let started = Instant::now();

@@ -140,7 +140,7 @@ async fn the_runtime_user_id_header_scopes_the_sessions_of_any_agent() {
         async move {
             let mut turn = store.checkout(&context.session_key()).await?;
             let said = payload["prompt"].as_str().unwrap_or_default().to_owned();
-            turn.conversation_mut().push(Message::user(said));
+            turn.push(Message::user(said));
             let heard: Vec<String> = turn
                 .conversation()
                 .messages()

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, OwnedMutexGuard};
 use tokio::time::Instant;
 
-use crate::conversation::Conversation;
+use crate::conversation::{Checkpoint, Conversation};
 use crate::session::{
     SessionClaim, SessionConfig, SessionError, SessionKey, SessionStore, SessionTurn,
 };
@@ -94,18 +94,20 @@ impl SessionStore for MemorySessionStore {
             committed: false,
         };
         let max_wait = self.shared.config.max_wait;
-        let guard = tokio::time::timeout(max_wait, history.lock_owned())
+        let mut guard = tokio::time::timeout(max_wait, history.lock_owned())
             .await
             .map_err(|_| SessionError::Busy {
                 session: key.id.to_string(),
                 waited_secs: max_wait.as_secs(),
                 retry_after_secs: BUSY_RETRY_AFTER_SECS,
             })?;
-        let conversation = guard.clone();
-        Ok(SessionTurn::new(
-            conversation,
-            Box::new(MemoryClaim { guard, presence }),
-        ))
+        let checkpoint = guard.checkpoint();
+        Ok(SessionTurn::new(Box::new(MemoryClaim {
+            guard,
+            checkpoint,
+            committed: false,
+            presence,
+        })))
     }
 
     async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError> {
@@ -133,18 +135,39 @@ impl SessionStore for MemorySessionStore {
 /// What a client told to retry a busy session waits, in seconds.
 const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
-/// A turn's hold: the history's lock, and its count in the session's claims.
+/// A turn's hold: the history's lock, where it stood, and its count in the session's claims.
+/// The turn works on the stored history in place; unless committed, it is rolled back.
 struct MemoryClaim {
     guard: OwnedMutexGuard<Conversation>,
+    checkpoint: Checkpoint,
+    committed: bool,
     presence: Presence,
 }
 
 #[async_trait]
 impl SessionClaim for MemoryClaim {
-    async fn commit(mut self: Box<Self>, conversation: Conversation) -> Result<(), SessionError> {
-        *self.guard = conversation;
+    fn conversation(&self) -> &Conversation {
+        &self.guard
+    }
+
+    fn conversation_mut(&mut self) -> &mut Conversation {
+        &mut self.guard
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<(), SessionError> {
+        self.guard.compact();
+        self.committed = true;
         self.presence.committed = true;
         Ok(())
+    }
+}
+
+impl Drop for MemoryClaim {
+    fn drop(&mut self) {
+        if !self.committed {
+            let checkpoint = self.checkpoint;
+            self.guard.rollback(checkpoint);
+        }
     }
 }
 
@@ -329,7 +352,7 @@ mod tests {
     /// One committed turn that appends `text`.
     async fn say(store: &MemorySessionStore, key: &SessionKey, text: &str) {
         let mut turn = store.checkout(key).await.unwrap();
-        turn.conversation_mut().push(Message::user(text));
+        turn.push(Message::user(text));
         turn.commit().await.unwrap();
     }
 
@@ -369,7 +392,7 @@ mod tests {
         let store = MemorySessionStore::new(config());
         say(&store, &key("one"), "kept").await;
         let mut turn = store.checkout(&key("one")).await.unwrap();
-        turn.conversation_mut().push(Message::user("lost"));
+        turn.push(Message::user("lost"));
         drop(turn);
         assert_eq!(
             store
@@ -382,12 +405,27 @@ mod tests {
         );
 
         let mut first = store.checkout(&key("new")).await.unwrap();
-        first.conversation_mut().push(Message::user("lost"));
+        first.push(Message::user("lost"));
         drop(first);
         assert!(
             !store.contains(&key("new")),
             "nothing committed, nothing held"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_uncommitted_turn_that_moved_the_window_is_undone_whole() {
+        let store = MemorySessionStore::new(config());
+        for text in ["one", "two", "three"] {
+            say(&store, &key("w"), text).await;
+        }
+        let before = store.history(&key("w")).await.unwrap().unwrap();
+        let mut turn = store.checkout(&key("w")).await.unwrap();
+        turn.push(Message::user("four"));
+        crate::SlidingWindow { max_messages: 1 }.apply(turn.conversation_mut());
+        assert_eq!(turn.conversation().messages(), [Message::user("four")]);
+        drop(turn);
+        assert_eq!(store.history(&key("w")).await.unwrap().unwrap(), before);
     }
 
     #[tokio::test(start_paused = true)]
@@ -481,7 +519,7 @@ mod tests {
             let store = store.clone();
             waiters.push(tokio::spawn(async move {
                 let mut turn = store.checkout(&key("s")).await.unwrap();
-                turn.conversation_mut().push(Message::user(n.to_string()));
+                turn.push(Message::user(n.to_string()));
                 turn.commit().await.unwrap();
             }));
             settle().await;

@@ -2,9 +2,10 @@
 //! backend: an invocation checks its session out, works on the history alone, and commits it;
 //! anything else — an error, a timeout, a dropped future — leaves the stored history as it was.
 //!
-//! Why a checkout hands out an owned copy of the history rather than a lock guard: the copy is
-//! what a remote store (Redis) has to produce anyway, and it makes "commit or nothing" hold for
-//! every backend alike — the stored value changes only inside [`SessionTurn::commit`].
+//! A turn can only append to its history (and move the window's start), never rewrite it, so
+//! "commit or nothing" costs no copy: the in-memory store works on the stored history in place
+//! and rolls it back to a checkpoint if the turn is not committed; Redis works on what it loaded
+//! and writes it back in the commit.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::conversation::Conversation;
+use crate::message::Message;
 use crate::session::SessionKey;
 
 /// Where sessions live. One handle is shared by every request; no caller knows the backend.
@@ -40,51 +42,61 @@ pub trait SessionStore: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
-/// One invocation's exclusive hold on a session: a working copy of its history, committed or
-/// dropped as a whole.
+/// One invocation's exclusive hold on a session: its history, committed or undone as a whole.
+///
+/// The history can only grow here — [`SessionTurn::push`], or an agent's
+/// [`crate::Agent::invoke_in`] — so a backend can always undo the turn.
 pub struct SessionTurn {
-    conversation: Conversation,
     claim: Box<dyn SessionClaim>,
 }
 
 impl SessionTurn {
-    /// A turn over `conversation`, held by a backend's `claim`.
-    pub fn new(conversation: Conversation, claim: Box<dyn SessionClaim>) -> Self {
-        Self {
-            conversation,
-            claim,
-        }
+    /// A turn held by a backend's `claim`.
+    pub fn new(claim: Box<dyn SessionClaim>) -> Self {
+        Self { claim }
     }
 
     /// The history as loaded, with whatever this turn added so far.
     pub fn conversation(&self) -> &Conversation {
-        &self.conversation
+        self.claim.conversation()
     }
 
-    /// The working copy an agent appends to.
-    pub fn conversation_mut(&mut self) -> &mut Conversation {
-        &mut self.conversation
+    /// Appends a message to the history.
+    pub fn push(&mut self, message: Message) {
+        self.claim.conversation_mut().push(message);
     }
 
-    /// Stores the working copy as the session's history and ends the turn.
+    /// The history, for the agent loop.
+    pub(crate) fn conversation_mut(&mut self) -> &mut Conversation {
+        self.claim.conversation_mut()
+    }
+
+    /// Stores the history as it now stands and ends the turn.
     pub async fn commit(self) -> Result<(), SessionError> {
-        self.claim.commit(self.conversation).await
+        self.claim.commit().await
     }
 
     /// Ends the turn without storing anything, and waits until the session is free for the
-    /// next one. Dropping the turn does the same, in the background.
+    /// next one. Dropping the turn does the same, partly in the background.
     pub async fn release(self) {
         self.claim.release().await;
     }
 }
 
-/// A backend's hold on one session for the length of a turn. Dropping it without committing
-/// releases the session and keeps its stored history unchanged.
+/// A backend's hold on one session for the length of a turn, with the history it works on.
+/// Dropping it without committing must release the session and keep its stored history
+/// unchanged.
 #[async_trait]
 pub trait SessionClaim: Send + Sync {
-    /// Replaces the stored history with `conversation` — only if this claim still holds the
+    /// The history of the turn.
+    fn conversation(&self) -> &Conversation;
+
+    /// The history of the turn, to append to.
+    fn conversation_mut(&mut self) -> &mut Conversation;
+
+    /// Replaces the stored history with the turn's — only if this claim still holds the
     /// session — and releases it.
-    async fn commit(self: Box<Self>, conversation: Conversation) -> Result<(), SessionError>;
+    async fn commit(self: Box<Self>) -> Result<(), SessionError>;
 
     /// Releases the session without storing anything; by default, by dropping the claim.
     async fn release(self: Box<Self>) {}

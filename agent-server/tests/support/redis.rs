@@ -14,11 +14,19 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    /// `appendfsync`: `always` (every write on disk before it is acknowledged) or `everysec`.
+    fsync: &'static str,
 }
 
 impl RedisServer {
-    /// Starts a server on a free loopback port and waits until it answers PING.
+    /// Starts a server on a free loopback port, fsyncing every write, and waits until it
+    /// answers PING.
     pub fn start() -> Self {
+        Self::start_with_fsync("always")
+    }
+
+    /// As [`RedisServer::start`], with the append-only file's `appendfsync` policy.
+    pub fn start_with_fsync(fsync: &'static str) -> Self {
         let dir = std::env::temp_dir().join(format!("agentcore-redis-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         for _ in 0..5 {
@@ -27,6 +35,7 @@ impl RedisServer {
                 child: None,
                 port,
                 dir: dir.clone(),
+                fsync,
             };
             if server.launch() {
                 return server;
@@ -92,7 +101,7 @@ impl RedisServer {
                 "--appendonly",
                 "yes",
                 "--appendfsync",
-                "always",
+                self.fsync,
                 "--save",
                 "",
                 "--daemonize",

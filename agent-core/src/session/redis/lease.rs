@@ -14,7 +14,8 @@ use tokio::time::Instant;
 
 use super::Link;
 use super::keys::SessionKeys;
-use super::scripts::{RELEASE, RENEW};
+use super::record::RawRecord;
+use super::scripts::{ACQUIRE, RELEASE, RENEW};
 use crate::session::SessionError;
 
 /// First pause before asking again for a lease another replica holds; it doubles up to
@@ -40,28 +41,31 @@ pub(super) enum LeaseRefusal {
 }
 
 impl Lease {
-    /// Takes the lease of `keys`, asking again with bounded backoff until `deadline`.
+    /// Takes the lease of `keys`, asking again with bounded backoff until `deadline`, and
+    /// reads the session in the same round trip: its fields, or why they cannot be read.
     pub async fn acquire(
         link: &Arc<Link>,
         keys: &SessionKeys,
         deadline: Instant,
-    ) -> Result<Self, LeaseRefusal> {
+    ) -> Result<(Self, Result<RawRecord, String>), LeaseRefusal> {
         let token = uuid::Uuid::new_v4().to_string();
         let ttl_ms = link.options.lease_ttl.as_millis() as u64;
         let mut pause = FIRST_POLL;
-        loop {
-            let mut set = redis::cmd("SET");
-            set.arg(&keys.lease)
+        let record = loop {
+            let mut acquire = ACQUIRE.prepare_invoke();
+            acquire
+                .key(&keys.history)
+                .key(&keys.lease)
                 .arg(&token)
-                .arg("NX")
-                .arg("PX")
                 .arg(ttl_ms);
-            let taken: Option<String> = link
-                .run(|mut connection| async move { set.query_async(&mut connection).await })
+            let reply = link
+                .run(|mut connection| async move {
+                    acquire.invoke_async::<redis::Value>(&mut connection).await
+                })
                 .await
                 .map_err(LeaseRefusal::Failed)?;
-            if taken.is_some() {
-                break;
+            if let Some(record) = taken(reply).map_err(LeaseRefusal::Failed)? {
+                break record;
             }
             let jittered = pause.mul_f64(0.5 + fastrand::f64() / 2.0);
             if Instant::now() + jittered >= deadline {
@@ -69,7 +73,7 @@ impl Lease {
             }
             tokio::time::sleep(jittered).await;
             pause = (pause * 2).min(MAX_POLL);
-        }
+        };
         let lost = Arc::new(AtomicBool::new(false));
         let renewal = tokio::spawn(renew_until_dropped(
             link.clone(),
@@ -77,14 +81,15 @@ impl Lease {
             token.clone(),
             lost.clone(),
         ));
-        Ok(Self {
+        let lease = Self {
             link: link.clone(),
             keys: keys.clone(),
             token,
             lost,
             renewal,
             held: true,
-        })
+        };
+        Ok((lease, record))
     }
 
     /// The fencing token the commit script checks.
@@ -147,6 +152,38 @@ async fn release(link: Arc<Link>, keys: SessionKeys, token: String) {
         .await;
     if let Err(error) = released {
         tracing::warn!(%error, "a session lease could not be released; it expires by itself");
+    }
+}
+
+/// Reads the acquire script's reply: `None` when another holds the lease, else the session's
+/// fields or why they cannot be read.
+fn taken(reply: redis::Value) -> Result<Option<Result<RawRecord, String>>, SessionError> {
+    use redis::Value;
+    let unexpected = |reply: &dyn std::fmt::Debug| SessionError::Unavailable {
+        cause: format!("unexpected reply from the lease script: {reply:?}"),
+    };
+    let items = match reply {
+        Value::Int(0) => return Ok(None),
+        Value::Array(items) => items,
+        other => return Err(unexpected(&other)),
+    };
+    let field = |value: &Value| -> Result<Option<Vec<u8>>, SessionError> {
+        redis::from_redis_value_ref(value).map_err(|_| unexpected(value))
+    };
+    let text = |value: &Value| -> Result<Option<String>, SessionError> {
+        field(value).map(|bytes| bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    match items.as_slice() {
+        [Value::Int(1), format, created_ms, history] => Ok(Some(Ok((
+            text(format)?,
+            text(created_ms)?,
+            field(history)?,
+        )))),
+        [Value::Int(2), error] => Ok(Some(Err(format!(
+            "the key holds another type of value: {}",
+            text(error)?.unwrap_or_default()
+        )))),
+        _ => Err(unexpected(&items)),
     }
 }
 

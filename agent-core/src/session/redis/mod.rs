@@ -30,7 +30,7 @@ use crate::session::{
 use keys::SessionKeys;
 use lease::{Lease, LeaseRefusal};
 use local_queue::{LocalQueue, QueuePlace};
-use record::{FIELDS, FORMAT_VERSION, StoredSession, encode_history};
+use record::{FIELDS, FORMAT_VERSION, RawRecord, StoredSession, encode_history};
 use scripts::COMMIT;
 
 /// How the Redis store names its keys and bounds its waits.
@@ -114,8 +114,8 @@ impl RedisSessionStore {
         })
     }
 
-    /// Loads the session behind `keys`, reporting a value it cannot read.
-    async fn load(
+    /// Reads the session behind `keys` without taking its lease.
+    async fn read(
         &self,
         key: &SessionKey,
         keys: &SessionKeys,
@@ -127,26 +127,30 @@ impl RedisSessionStore {
                 redis::cmd("HMGET")
                     .arg(&history)
                     .arg(&FIELDS[..])
-                    .query_async::<(Option<String>, Option<String>, Option<Vec<u8>>)>(
-                        &mut connection,
-                    )
+                    .query_async::<RawRecord>(&mut connection)
                     .await
             })
             .await;
-        let unreadable = |reason: String| SessionError::Unreadable {
+        let raw = match fields {
+            Err(SessionError::Unavailable { cause }) if cause.contains("WRONGTYPE") => {
+                Err(format!("the key holds another type of value: {cause}"))
+            }
+            other => Ok(other?),
+        };
+        decode(key, raw)
+    }
+}
+
+/// The session from its raw fields, or why it cannot be read, naming the session.
+fn decode(
+    key: &SessionKey,
+    raw: Result<RawRecord, String>,
+) -> Result<Option<StoredSession>, SessionError> {
+    raw.and_then(StoredSession::decode)
+        .map_err(|reason| SessionError::Unreadable {
             session: key.id.to_string(),
             reason,
-        };
-        match fields {
-            Ok((format, created_ms, history)) => {
-                StoredSession::decode(format, created_ms, history).map_err(unreadable)
-            }
-            Err(SessionError::Unavailable { cause }) if cause.contains("WRONGTYPE") => Err(
-                unreadable(format!("the key holds another type of value: {cause}")),
-            ),
-            Err(error) => Err(error),
-        }
-    }
+        })
 }
 
 #[async_trait]
@@ -164,12 +168,12 @@ impl SessionStore for RedisSessionStore {
             .await
             .map_err(|_| busy())?;
         let keys = SessionKeys::new(&self.link.options.key_prefix, key);
-        let lease = match Lease::acquire(&self.link, &keys, deadline).await {
-            Ok(lease) => lease,
+        let (lease, raw) = match Lease::acquire(&self.link, &keys, deadline).await {
+            Ok(taken) => taken,
             Err(LeaseRefusal::StillHeld) => return Err(busy()),
             Err(LeaseRefusal::Failed(error)) => return Err(error),
         };
-        let stored = match self.load(key, &keys).await {
+        let stored = match decode(key, raw) {
             Ok(stored) => stored,
             Err(error) => {
                 lease.release().await;
@@ -181,6 +185,7 @@ impl SessionStore for RedisSessionStore {
             None => (None, Conversation::new()),
         };
         let claim = RedisClaim {
+            conversation,
             link: self.link.clone(),
             session: key.id.to_string(),
             keys,
@@ -189,12 +194,12 @@ impl SessionStore for RedisSessionStore {
             _head: head,
             _place: place,
         };
-        Ok(SessionTurn::new(conversation, Box::new(claim)))
+        Ok(SessionTurn::new(Box::new(claim)))
     }
 
     async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError> {
         let keys = SessionKeys::new(&self.link.options.key_prefix, key);
-        let stored = self.load(key, &keys).await?;
+        let stored = self.read(key, &keys).await?;
         Ok(stored.map(|stored| stored.conversation))
     }
 
@@ -206,8 +211,10 @@ impl SessionStore for RedisSessionStore {
     }
 }
 
-/// A turn's hold: the session's lease in Redis and its place at the head of the local line.
+/// A turn's hold: the history it loaded, the session's lease in Redis and its place at the head
+/// of the local line.
 struct RedisClaim {
+    conversation: Conversation,
     link: Arc<Link>,
     session: String,
     keys: SessionKeys,
@@ -220,7 +227,15 @@ struct RedisClaim {
 
 #[async_trait]
 impl SessionClaim for RedisClaim {
-    async fn commit(self: Box<Self>, conversation: Conversation) -> Result<(), SessionError> {
+    fn conversation(&self) -> &Conversation {
+        &self.conversation
+    }
+
+    fn conversation_mut(&mut self) -> &mut Conversation {
+        &mut self.conversation
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), SessionError> {
         let lease_lost = || SessionError::LeaseLost {
             session: self.session.clone(),
         };
@@ -231,7 +246,7 @@ impl SessionClaim for RedisClaim {
         let keys = self.keys.clone();
         let token = self.lease.token().to_owned();
         let created = self.created_ms.map(|ms| ms.to_string()).unwrap_or_default();
-        let history = encode_history(&conversation);
+        let history = encode_history(&self.conversation);
         let stored = self
             .link
             .run(|mut connection| async move {

@@ -11,8 +11,11 @@ use crate::message::Message;
 /// The format this server writes and reads.
 pub(super) const FORMAT_VERSION: &str = "1";
 
-/// The hash fields, in the order [`StoredSession::decode`] takes them.
+/// The hash fields, in the order [`RawRecord`] holds them.
 pub(super) const FIELDS: [&str; 3] = ["format", "created_ms", "history"];
+
+/// The fields of [`FIELDS`] as Redis returned them, each absent when missing.
+pub(super) type RawRecord = (Option<String>, Option<String>, Option<Vec<u8>>);
 
 /// A live session read back from Redis.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,12 +27,8 @@ pub(super) struct StoredSession {
 
 impl StoredSession {
     /// Reads the fields of [`FIELDS`]; `Ok(None)` when the session does not exist.
-    pub fn decode(
-        format: Option<String>,
-        created_ms: Option<String>,
-        history: Option<Vec<u8>>,
-    ) -> Result<Option<Self>, String> {
-        let (format, created_ms, history) = match (format, created_ms, history) {
+    pub fn decode(raw: RawRecord) -> Result<Option<Self>, String> {
+        let (format, created_ms, history) = match raw {
             (None, None, None) => return Ok(None),
             (Some(format), Some(created_ms), Some(history)) => (format, created_ms, history),
             _ => return Err("the record is incomplete".to_owned()),
@@ -73,7 +72,7 @@ mod tests {
             String::from_utf8(history.clone()).unwrap(),
             r#"[{"role":"user","content":[{"text":"2+5?"}]},{"role":"assistant","content":[{"text":"7"}]}]"#
         );
-        let stored = StoredSession::decode(some("1"), some("1700000000000"), Some(history))
+        let stored = StoredSession::decode((some("1"), some("1700000000000"), Some(history)))
             .unwrap()
             .unwrap();
         assert_eq!(stored.conversation, conversation);
@@ -82,7 +81,7 @@ mod tests {
 
     #[test]
     fn absent_is_none_and_anything_unreadable_is_an_error() {
-        assert_eq!(StoredSession::decode(None, None, None), Ok(None));
+        assert_eq!(StoredSession::decode((None, None, None)), Ok(None));
         let cases = [
             (
                 some("2"),
@@ -100,7 +99,7 @@ mod tests {
             (some("1"), None, Some(b"[]".to_vec()), "incomplete"),
         ];
         for (format, created, history, expected) in cases {
-            let error = StoredSession::decode(format, created, history).unwrap_err();
+            let error = StoredSession::decode((format, created, history)).unwrap_err();
             assert!(error.contains(expected), "{error}");
         }
     }

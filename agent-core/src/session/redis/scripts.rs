@@ -9,6 +9,22 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+/// Takes the lease if nobody holds it and, in the same round trip, reads the session.
+///
+/// KEYS: history, lease. ARGV: token, TTL ms. Returns `0` when another holds the lease;
+/// `{1, format, created_ms, history}` (missing fields nil) when taken; `{2, error}` when taken
+/// but the history key holds a value of another type.
+pub(super) static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local fields = redis.pcall('HMGET', KEYS[1], 'format', 'created_ms', 'history')
+if fields.err then return {2, fields.err} end
+return {1, fields[1], fields[2], fields[3]}
+",
+    )
+});
+
 /// Stores a turn's history and releases the lease, if the lease is still ours.
 ///
 /// KEYS: history, lease. ARGV: token, history JSON, format, created_ms (empty for a new
