@@ -4,12 +4,20 @@
 //!   concurrent clients, each on its own session and all on one session;
 //! - resident memory per idle session holding the tutorial's 6-message history, at 10,000 and
 //!   100,000 sessions (each count measured in a fresh process);
-//! - time from process start to the first successful `/ping`, and resident memory then.
+//! - time from process start to the first successful `/ping`, and resident memory then;
+//! - the Redis session store beside the in-memory one: throughput and p99 at 8 clients, and
+//!   Redis's own memory per idle session (`redis_figures.rs`; needs `redis-server` on the PATH).
 //!
 //! The model answers instantly in process with the tutorial's calculator turn (one tool round,
 //! two model calls), so the figures are the runtime's own cost.
 //!
-//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup]`
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis]`
+
+mod redis_figures;
+// The tests' helper, of which the bench needs only starting a server and a connection.
+#[allow(dead_code)]
+#[path = "../../tests/support/redis.rs"]
+mod redis_server;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -115,6 +123,9 @@ fn main() {
     if wants("startup") {
         startup();
     }
+    if wants("redis") {
+        redis_figures::redis();
+    }
 }
 
 fn available_cores() -> usize {
@@ -128,7 +139,7 @@ const WARM_UP: Duration = Duration::from_millis(500);
 const MEASURE: Duration = Duration::from_secs(3);
 
 fn throughput() {
-    let (address, _server) = serve_in_background();
+    let (address, _server) = serve_in_background(|| Arc::new(memory_store(1_000_000)));
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -168,8 +179,11 @@ fn throughput() {
     println!();
 }
 
-/// Starts the tutorial server on its own 2-thread runtime; returns its address.
-fn serve_in_background() -> (SocketAddr, std::thread::JoinHandle<()>) {
+/// Starts the tutorial server on its own 2-thread runtime, with the store `sessions` makes
+/// there; returns its address.
+fn serve_in_background(
+    sessions: impl FnOnce() -> Arc<dyn SessionStore> + Send + 'static,
+) -> (SocketAddr, std::thread::JoinHandle<()>) {
     let (sender, receiver) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -178,7 +192,7 @@ fn serve_in_background() -> (SocketAddr, std::thread::JoinHandle<()>) {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let app = AgentCoreApp::new(entrypoint(Arc::new(memory_store(1_000_000))));
+            let app = AgentCoreApp::new(entrypoint(sessions()));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             sender.send(listener.local_addr().unwrap()).unwrap();
             app.serve(listener, std::future::pending()).await.unwrap();

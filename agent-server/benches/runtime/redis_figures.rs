@@ -1,0 +1,144 @@
+//! The Redis session store beside the in-memory one, measured in the same run: throughput and
+//! p99 at 8 clients (one session each, so every invocation loads and commits its history in
+//! Redis), and what an idle 6-message session costs Redis (`MEMORY USAGE`, and `used_memory`
+//! growth). Redis runs on a loopback port with its append-only file, once fsynced on every write
+//! (nothing acknowledged is lost when Redis is killed) and once every second (Redis's default).
+
+use std::sync::Arc;
+
+use agent_core::{
+    RedisOptions, RedisSessionStore, RuntimeContext, SessionConfig, SessionId, SessionStore,
+};
+use agent_server::Entrypoint;
+use serde_json::json;
+
+use crate::redis_server::RedisServer;
+use crate::{entrypoint, load, memory_store, serve_in_background, text_bytes};
+
+/// Idle sessions filled for the memory figure.
+const SESSIONS: usize = 2_000;
+
+pub fn redis() {
+    println!(
+        "Redis session store beside the in-memory one (redis-server on loopback, append-only file)"
+    );
+    println!("  target: Redis-backed throughput at least half the in-memory store's, same run");
+    println!(
+        "  {:<30} {:>8} {:>14} {:>10} {:>10} {:>8}",
+        "store", "clients", "invocations/s", "p50 ms", "p99 ms", "wrong"
+    );
+    let client_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let memory = measure(&client_runtime, "memory", 0, || {
+        Arc::new(memory_store(1_000_000))
+    });
+    for (run, fsync) in [(1, "always"), (2, "everysec")] {
+        let redis = RedisServer::start_with_fsync(fsync);
+        let url = redis.url();
+        let label = format!("redis, appendfsync {fsync}");
+        let rate = measure(&client_runtime, &label, run, move || {
+            let store =
+                RedisSessionStore::open(&url, SessionConfig::default(), RedisOptions::default())
+                    .unwrap();
+            Arc::new(store)
+        });
+        println!("  {:<30} redis / memory: {:.2}", "", rate / memory);
+        if fsync == "always" {
+            let (per_key, per_session_used, text) =
+                client_runtime.block_on(idle_session_cost(&redis));
+            println!(
+                "  idle 6-message session in Redis ({SESSIONS} sessions): MEMORY USAGE {per_key:.0} B a key; used_memory growth {per_session_used:.0} B a session; its text {text} B"
+            );
+        }
+    }
+    println!();
+}
+
+/// Serves the tutorial on the store `sessions` makes, loads it with 8 clients (one session
+/// each), prints a row; returns invocations per second.
+fn measure(
+    client_runtime: &tokio::runtime::Runtime,
+    label: &str,
+    run: usize,
+    sessions: impl FnOnce() -> Arc<dyn SessionStore> + Send + 'static,
+) -> f64 {
+    let (address, _server) = serve_in_background(sessions);
+    let result = client_runtime.block_on(load(address, 8, false, 1_000 + run));
+    println!(
+        "  {:<30} {:>8} {:>14.0} {:>10.3} {:>10.3} {:>8}",
+        label,
+        8,
+        result.per_second,
+        result.p50.as_secs_f64() * 1e3,
+        result.p99.as_secs_f64() * 1e3,
+        result.errors
+    );
+    result.per_second
+}
+
+/// Fills [`SESSIONS`] sessions of the tutorial's 6-message history; returns the mean
+/// `MEMORY USAGE` of their keys, the `used_memory` growth per session, and one session's text.
+async fn idle_session_cost(redis: &RedisServer) -> (f64, f64, u64) {
+    let mut connection = redis.connection();
+    let _: () = redis::cmd("FLUSHALL").query(&mut connection).unwrap();
+    let before = used_memory(&mut connection);
+    let store = RedisSessionStore::open(
+        &redis.url(),
+        SessionConfig::default(),
+        RedisOptions::default(),
+    )
+    .unwrap();
+    let entrypoint = entrypoint(Arc::new(store));
+    let ids: Vec<SessionId> = (0..SESSIONS)
+        .map(|n| SessionId::parse(&format!("{n:08}-0000-4000-8000-000000000000")).unwrap())
+        .collect();
+    for id in &ids {
+        for prompt in ["2+5の答えは?", "ありがとう"] {
+            let context = RuntimeContext {
+                session_id: id.clone(),
+                request_id: String::new(),
+                user_id: None,
+                request_headers: Default::default(),
+            };
+            entrypoint
+                .invoke(json!({"prompt": prompt, "user_id": "1"}), context)
+                .await
+                .expect("the instant model answers");
+        }
+    }
+    let growth = used_memory(&mut connection).saturating_sub(before);
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("agentcore:*")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(keys.len(), SESSIONS, "one key a session, no lease left");
+    let total: u64 = keys
+        .iter()
+        .map(|key| {
+            redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(key)
+                .arg("SAMPLES")
+                .arg(0)
+                .query::<u64>(&mut connection)
+                .unwrap()
+        })
+        .sum();
+    let text = text_bytes(&entrypoint, &ids[0]).await;
+    (
+        total as f64 / SESSIONS as f64,
+        growth as f64 / SESSIONS as f64,
+        text,
+    )
+}
+
+fn used_memory(connection: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("memory").query(connection).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
