@@ -69,6 +69,13 @@ impl Conversation {
         self.checkpointed = false;
     }
 
+    /// What changed since `checkpoint`: how many of the oldest messages the window dropped, and
+    /// the messages appended.
+    pub fn changes_since(&self, checkpoint: Checkpoint) -> (usize, &[Message]) {
+        let appended = self.messages.get(checkpoint.end..).unwrap_or_default();
+        (self.start.saturating_sub(checkpoint.start), appended)
+    }
+
     /// Drops for good what the window left behind; after this there is nothing to roll back to.
     pub fn compact(&mut self) {
         self.messages.drain(..self.start);
@@ -225,6 +232,8 @@ mod tests {
         conversation.extend_turn(turn("b", 0));
         SlidingWindow { max_messages: 3 }.apply(&mut conversation);
         assert_eq!(conversation.messages()[0], Message::user("b"));
+        let (trimmed, appended) = conversation.changes_since(checkpoint);
+        assert_eq!((trimmed, appended), (4, &turn("b", 0)[..]));
         conversation.rollback(checkpoint);
         assert_eq!(conversation, before);
         assert_eq!(conversation.messages().len(), 4);

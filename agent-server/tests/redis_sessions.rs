@@ -48,8 +48,10 @@ fn key(user_id: &str, session: &str) -> SessionKey {
     )
 }
 
-fn history_key(user_id: &str, session: &str) -> String {
-    format!("agentcore:session:{{user={user_id}:{session}}}")
+/// The session hash, the history list and the lease of a tutorial session.
+fn keys_of(user_id: &str, session: &str) -> [String; 3] {
+    ["session", "history", "lease"]
+        .map(|kind| format!("agentcore:{kind}:{{user={user_id}:{session}}}"))
 }
 
 #[tokio::test]
@@ -311,8 +313,10 @@ async fn every_key_expires_and_expiry_ends_the_session() {
     assert_eq!(server.ask("brief", "1", "hello").await.text(), "1 messages");
 
     let mut connection = redis.connection();
-    let keys: Vec<String> = connection.keys("agentcore:*").unwrap();
-    assert_eq!(keys, [history_key("1", "brief")], "the lease is gone");
+    let mut keys: Vec<String> = connection.keys("agentcore:*").unwrap();
+    keys.sort();
+    let [session, history, _lease] = keys_of("1", "brief");
+    assert_eq!(keys, [history, session], "the lease is gone");
     for key in &keys {
         let ttl: i64 = connection.pttl(key).unwrap();
         assert!(ttl > 0 && ttl <= 1_000, "{key}: {ttl} ms");
@@ -342,14 +346,14 @@ async fn a_session_expires_at_its_lifetime_however_active() {
     .await;
     server.ask("lifetime", "1", "one").await;
     server.ask("lifetime", "1", "two").await;
-    let ttl: i64 = redis
-        .connection()
-        .pttl(history_key("1", "lifetime"))
-        .unwrap();
-    assert!(
-        ttl > 0 && ttl <= 2_000,
-        "creation + lifetime, not last use + idle: {ttl} ms"
-    );
+    let mut connection = redis.connection();
+    for key in &keys_of("1", "lifetime")[..2] {
+        let ttl: i64 = connection.pttl(key).unwrap();
+        assert!(
+            ttl > 0 && ttl <= 2_000,
+            "{key}: creation + lifetime, not last use + idle: {ttl} ms"
+        );
+    }
 }
 
 #[tokio::test]
@@ -431,24 +435,30 @@ async fn an_unreadable_value_answers_500_naming_the_session_and_is_left_alone() 
     server.ask("future", "1", "hello").await;
     server.ask("garbled", "1", "hello").await;
     let _: () = connection
-        .hset(history_key("1", "future"), "format", "99")
+        .hset(&keys_of("1", "future")[0], "format", "99")
         .unwrap();
     let _: () = connection
-        .hset(history_key("1", "garbled"), "history", "[{\"role\": ")
+        .lset(&keys_of("1", "garbled")[1], 1, "{\"role\": ")
         .unwrap();
     let _: () = connection
-        .set(history_key("1", "wrong-type"), "a plain string")
+        .set(&keys_of("1", "wrong-type")[0], "a plain string")
         .unwrap();
 
     for (session, says) in [
         ("future", "format version \"99\""),
-        ("garbled", "not a Converse message list"),
+        (
+            "garbled",
+            "message 1 of the history is not a Converse message",
+        ),
         ("wrong-type", "another type of value"),
     ] {
-        let before: redis::Value = redis::cmd("DUMP")
-            .arg(history_key("1", session))
-            .query(&mut connection)
-            .unwrap();
+        let [session_key, history_key, lease_key] = keys_of("1", session);
+        let dump = |connection: &mut redis::Connection| -> Vec<redis::Value> {
+            [&session_key, &history_key]
+                .map(|key| redis::cmd("DUMP").arg(key).query(connection).unwrap())
+                .to_vec()
+        };
+        let before = dump(&mut connection);
         let reply = server.ask(session, "1", "again").await;
         assert_eq!(reply.status, 500, "{session}");
         assert_eq!(reply.json()["error"], "Session unreadable");
@@ -457,14 +467,12 @@ async fn an_unreadable_value_answers_500_naming_the_session_and_is_left_alone() 
             details.contains(&format!("session {session}")) && details.contains(says),
             "{details}"
         );
-        let after: redis::Value = redis::cmd("DUMP")
-            .arg(history_key("1", session))
-            .query(&mut connection)
-            .unwrap();
-        assert_eq!(before, after, "{session}: the stored value is untouched");
-        let lease: bool = connection
-            .exists(format!("agentcore:lease:{{user=1:{session}}}"))
-            .unwrap();
+        assert_eq!(
+            before,
+            dump(&mut connection),
+            "{session}: the stored value is untouched"
+        );
+        let lease: bool = connection.exists(&lease_key).unwrap();
         assert!(!lease, "{session}: the lease was released");
     }
 }
@@ -541,4 +549,57 @@ async fn nothing_is_written_before_a_turn_commits() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(store.history(&key("1", "abandoned")).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn histories_kept_in_redis_equal_a_run_in_memory_window_included() {
+    let redis = RedisServer::start();
+    let store = redis.store();
+    let agent = agent_core::Agent::builder(counting_model())
+        .config(agent_core::AgentConfig {
+            window: agent_core::SlidingWindow { max_messages: 5 },
+            ..agent_core::AgentConfig::default()
+        })
+        .build();
+    let mut alone = agent_core::Conversation::new();
+    for n in 0..6 {
+        let prompt = format!("prompt {n}");
+        let mut turn = store.checkout(&key("1", "windowed")).await.unwrap();
+        let stored = agent.invoke_in(&mut turn, &prompt).await.unwrap();
+        turn.commit().await.unwrap();
+        let expected = agent.invoke(&mut alone, &prompt).await.unwrap();
+        assert_eq!(stored, expected);
+    }
+    let history = store.history(&key("1", "windowed")).await.unwrap().unwrap();
+    assert_eq!(history, alone);
+    assert_eq!(history.len(), 4, "the window trimmed the list in Redis");
+}
+
+#[tokio::test]
+async fn a_turn_longer_than_the_idle_timeout_keeps_its_history() {
+    let redis = RedisServer::start();
+    let store = redis.store_with(
+        SessionConfig {
+            idle_timeout: Duration::from_secs(1),
+            ..SessionConfig::default()
+        },
+        RedisOptions {
+            lease_ttl: Duration::from_secs(3),
+            ..RedisOptions::default()
+        },
+    );
+    let mut first = store.checkout(&key("1", "slow")).await.unwrap();
+    first.push(Message::user("before"));
+    first.commit().await.unwrap();
+
+    let mut slow = store.checkout(&key("1", "slow")).await.unwrap();
+    // Longer than the idle timeout: the lease keeps the session's keys alive meanwhile.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    slow.push(Message::user("after"));
+    slow.commit().await.unwrap();
+    let history = store.history(&key("1", "slow")).await.unwrap().unwrap();
+    assert_eq!(
+        history.messages(),
+        [Message::user("before"), Message::user("after")]
+    );
 }

@@ -1,8 +1,9 @@
 //! The Redis session store beside the in-memory one, measured in the same run: throughput and
 //! p99 at 8 clients (one session each, so every invocation loads and commits its history in
 //! Redis), and what an idle 6-message session costs Redis (`MEMORY USAGE`, and `used_memory`
-//! growth). Redis runs on a loopback port with its append-only file, once fsynced on every write
-//! (nothing acknowledged is lost when Redis is killed) and once every second (Redis's default).
+//! growth). Redis runs on a loopback port three ways: its append-only file fsynced on every write
+//! (nothing acknowledged is lost when Redis is killed), fsynced every second (Redis's default),
+//! and with no persistence at all.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use agent_core::{
 use agent_server::Entrypoint;
 use serde_json::json;
 
-use crate::redis_server::RedisServer;
+use crate::redis_server::{Persistence, RedisServer};
 use crate::{entrypoint, load, memory_store, serve_in_background, text_bytes};
 
 /// Idle sessions filled for the memory figure.
@@ -35,22 +36,26 @@ pub fn redis() {
     let memory = measure(&client_runtime, "memory", 0, || {
         Arc::new(memory_store(1_000_000))
     });
-    for (run, fsync) in [(1, "always"), (2, "everysec")] {
-        let redis = RedisServer::start_with_fsync(fsync);
+    let configurations = [
+        ("redis, appendfsync always", Persistence::EveryWrite),
+        ("redis, appendfsync everysec", Persistence::EverySecond),
+        ("redis, no persistence", Persistence::None),
+    ];
+    for (run, (label, persistence)) in configurations.into_iter().enumerate() {
+        let redis = RedisServer::start_with(persistence);
         let url = redis.url();
-        let label = format!("redis, appendfsync {fsync}");
-        let rate = measure(&client_runtime, &label, run, move || {
+        let rate = measure(&client_runtime, label, run + 1, move || {
             let store =
                 RedisSessionStore::open(&url, SessionConfig::default(), RedisOptions::default())
                     .unwrap();
             Arc::new(store)
         });
         println!("  {:<30} redis / memory: {:.2}", "", rate / memory);
-        if fsync == "always" {
+        if persistence == Persistence::EveryWrite {
             let (per_key, per_session_used, text) =
                 client_runtime.block_on(idle_session_cost(&redis));
             println!(
-                "  idle 6-message session in Redis ({SESSIONS} sessions): MEMORY USAGE {per_key:.0} B a key; used_memory growth {per_session_used:.0} B a session; its text {text} B"
+                "  idle 6-message session in Redis ({SESSIONS} sessions): MEMORY USAGE {per_key:.0} B (its two keys); used_memory growth {per_session_used:.0} B; its text {text} B"
             );
         }
     }
@@ -79,8 +84,8 @@ fn measure(
     result.per_second
 }
 
-/// Fills [`SESSIONS`] sessions of the tutorial's 6-message history; returns the mean
-/// `MEMORY USAGE` of their keys, the `used_memory` growth per session, and one session's text.
+/// Fills [`SESSIONS`] sessions of the tutorial's 6-message history; returns the `MEMORY USAGE`
+/// of a session's keys and the `used_memory` growth, both per session, and one session's text.
 async fn idle_session_cost(redis: &RedisServer) -> (f64, f64, u64) {
     let mut connection = redis.connection();
     let _: () = redis::cmd("FLUSHALL").query(&mut connection).unwrap();
@@ -114,7 +119,7 @@ async fn idle_session_cost(redis: &RedisServer) -> (f64, f64, u64) {
         .arg("agentcore:*")
         .query(&mut connection)
         .unwrap();
-    assert_eq!(keys.len(), SESSIONS, "one key a session, no lease left");
+    assert_eq!(keys.len(), 2 * SESSIONS, "a hash and a list a session, no lease left");
     let total: u64 = keys
         .iter()
         .map(|key| {

@@ -1,6 +1,6 @@
-//! A real `redis-server` for tests: its own temporary directory, an ephemeral loopback port, the
-//! append-only file on with an fsync per write (so a kill loses nothing), and nothing else on
-//! the machine touched. `.ci/run` installs the Debian package when it is missing.
+//! A real `redis-server` for tests: its own temporary directory, an ephemeral loopback port, by
+//! default the append-only file on with an fsync per write (so a kill loses nothing), and nothing
+//! else on the machine touched. `.ci/run` installs the Debian package when it is missing.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -14,19 +14,39 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
-    /// `appendfsync`: `always` (every write on disk before it is acknowledged) or `everysec`.
-    fsync: &'static str,
+    persistence: Persistence,
+}
+
+/// How the server keeps what it is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// Append-only file, fsynced before each write is acknowledged: a kill loses nothing.
+    EveryWrite,
+    /// Append-only file fsynced once a second (Redis's default for it).
+    EverySecond,
+    /// Nothing on disk, as a cache or a replicated in-memory deployment runs.
+    None,
+}
+
+impl Persistence {
+    fn arguments(self) -> [&'static str; 4] {
+        match self {
+            Self::EveryWrite => ["--appendonly", "yes", "--appendfsync", "always"],
+            Self::EverySecond => ["--appendonly", "yes", "--appendfsync", "everysec"],
+            Self::None => ["--appendonly", "no", "--appendfsync", "no"],
+        }
+    }
 }
 
 impl RedisServer {
     /// Starts a server on a free loopback port, fsyncing every write, and waits until it
     /// answers PING.
     pub fn start() -> Self {
-        Self::start_with_fsync("always")
+        Self::start_with(Persistence::EveryWrite)
     }
 
-    /// As [`RedisServer::start`], with the append-only file's `appendfsync` policy.
-    pub fn start_with_fsync(fsync: &'static str) -> Self {
+    /// As [`RedisServer::start`], keeping data as `persistence` says.
+    pub fn start_with(persistence: Persistence) -> Self {
         let dir = std::env::temp_dir().join(format!("agentcore-redis-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         for _ in 0..5 {
@@ -35,7 +55,7 @@ impl RedisServer {
                 child: None,
                 port,
                 dir: dir.clone(),
-                fsync,
+                persistence,
             };
             if server.launch() {
                 return server;
@@ -97,18 +117,8 @@ impl RedisServer {
             .arg(self.port.to_string())
             .arg("--dir")
             .arg(&self.dir)
-            .args([
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                self.fsync,
-                "--save",
-                "",
-                "--daemonize",
-                "no",
-                "--logfile",
-                "redis.log",
-            ])
+            .args(self.persistence.arguments())
+            .args(["--save", "", "--daemonize", "no", "--logfile", "redis.log"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();

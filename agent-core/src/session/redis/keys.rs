@@ -4,7 +4,7 @@
 //! payloads or headers, so both are percent-encoded: only ASCII letters, digits and `-_.~` pass
 //! through. No id can then forge a separator (`:`), a glob character (`*`, `?`, `[`), white space,
 //! or a Redis Cluster hash tag (`{`, `}`); the encoding is one-to-one, so two sessions never share
-//! a key. Both keys of a session carry the same hash tag, so a script touching both stays on one
+//! a key. The keys of a session carry the same hash tag, so a script touching them stays on one
 //! Cluster slot.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -18,10 +18,12 @@ const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// The two keys of one session.
+/// The three keys of one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct SessionKeys {
-    /// A hash: `format`, `created_ms`, `history` (the messages in Bedrock's wire form).
+    /// A hash: `format` and `created_ms`.
+    pub session: String,
+    /// A list: the messages, oldest first, each in Bedrock Converse's wire form.
     pub history: String,
     /// The token of the replica whose invocation holds the session, with a short TTL.
     pub lease: String,
@@ -39,9 +41,15 @@ impl SessionKeys {
             utf8_percent_encode(key.id.as_str(), ESCAPED)
         );
         Self {
-            history: format!("{prefix}session:{tag}"),
+            session: format!("{prefix}session:{tag}"),
+            history: format!("{prefix}history:{tag}"),
             lease: format!("{prefix}lease:{tag}"),
         }
+    }
+
+    /// The keys in the order every script takes them.
+    pub fn all(&self) -> [&str; 3] {
+        [&self.session, &self.history, &self.lease]
     }
 }
 
@@ -64,8 +72,12 @@ mod tests {
             "41576c58-9880-4114-aa04-f718482054f8",
         );
         assert_eq!(
-            keys.history,
+            keys.session,
             "agentcore:session:{user=1:41576c58-9880-4114-aa04-f718482054f8}"
+        );
+        assert_eq!(
+            keys.history,
+            "agentcore:history:{user=1:41576c58-9880-4114-aa04-f718482054f8}"
         );
         assert_eq!(
             keys.lease,
@@ -77,7 +89,7 @@ mod tests {
     fn no_id_can_inject_separators_globs_tags_or_spaces() {
         let keys = keys(SessionOwner::user("a:b}{*"), "x:y *?[] {z} é\u{3000}%");
         let tag = keys
-            .history
+            .session
             .strip_prefix("agentcore:session:{")
             .and_then(|rest| rest.strip_suffix('}'))
             .unwrap();

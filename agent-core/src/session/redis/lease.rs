@@ -53,11 +53,7 @@ impl Lease {
         let mut pause = FIRST_POLL;
         let record = loop {
             let mut acquire = ACQUIRE.prepare_invoke();
-            acquire
-                .key(&keys.history)
-                .key(&keys.lease)
-                .arg(&token)
-                .arg(ttl_ms);
+            acquire.key(&keys.all()[..]).arg(&token).arg(ttl_ms);
             let reply = link
                 .run(|mut connection| async move {
                     acquire.invoke_async::<redis::Value>(&mut connection).await
@@ -77,7 +73,7 @@ impl Lease {
         let lost = Arc::new(AtomicBool::new(false));
         let renewal = tokio::spawn(renew_until_dropped(
             link.clone(),
-            keys.lease.clone(),
+            keys.clone(),
             token.clone(),
             lost.clone(),
         ));
@@ -141,8 +137,7 @@ async fn release(link: Arc<Link>, keys: SessionKeys, token: String) {
     let released = link
         .run(|mut connection| async move {
             RELEASE
-                .key(&keys.history)
-                .key(&keys.lease)
+                .key(&keys.all()[..])
                 .arg(&token)
                 .arg(sessions.idle_timeout.as_millis() as u64)
                 .arg(sessions.max_lifetime.as_millis() as u64)
@@ -158,51 +153,29 @@ async fn release(link: Arc<Link>, keys: SessionKeys, token: String) {
 /// Reads the acquire script's reply: `None` when another holds the lease, else the session's
 /// fields or why they cannot be read.
 fn taken(reply: redis::Value) -> Result<Option<Result<RawRecord, String>>, SessionError> {
-    use redis::Value;
-    let unexpected = |reply: &dyn std::fmt::Debug| SessionError::Unavailable {
-        cause: format!("unexpected reply from the lease script: {reply:?}"),
-    };
-    let items = match reply {
-        Value::Int(0) => return Ok(None),
-        Value::Array(items) => items,
-        other => return Err(unexpected(&other)),
-    };
-    let field = |value: &Value| -> Result<Option<Vec<u8>>, SessionError> {
-        redis::from_redis_value_ref(value).map_err(|_| unexpected(value))
-    };
-    let text = |value: &Value| -> Result<Option<String>, SessionError> {
-        field(value).map(|bytes| bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
-    };
-    match items.as_slice() {
-        [Value::Int(1), format, created_ms, history] => Ok(Some(Ok((
-            text(format)?,
-            text(created_ms)?,
-            field(history)?,
-        )))),
-        [Value::Int(2), error] => Ok(Some(Err(format!(
-            "the key holds another type of value: {}",
-            text(error)?.unwrap_or_default()
-        )))),
-        _ => Err(unexpected(&items)),
+    match reply {
+        redis::Value::Int(0) => Ok(None),
+        other => RawRecord::from_reply(other).map(Some),
     }
 }
 
 /// Renews the lease every third of its TTL until aborted, or until it is found lost.
-async fn renew_until_dropped(link: Arc<Link>, lease: String, token: String, lost: Arc<AtomicBool>) {
+async fn renew_until_dropped(
+    link: Arc<Link>,
+    keys: SessionKeys,
+    token: String,
+    lost: Arc<AtomicBool>,
+) {
     let ttl = link.options.lease_ttl;
     loop {
         tokio::time::sleep(ttl / 3).await;
-        let lease = lease.clone();
-        let token = token.clone();
+        let mut renew = RENEW.prepare_invoke();
+        renew
+            .key(&keys.all()[..])
+            .arg(&token)
+            .arg(ttl.as_millis() as u64);
         let renewed = link
-            .run(|mut connection| async move {
-                RENEW
-                    .key(&lease)
-                    .arg(&token)
-                    .arg(ttl.as_millis() as u64)
-                    .invoke_async::<i64>(&mut connection)
-                    .await
-            })
+            .run(|mut connection| async move { renew.invoke_async::<i64>(&mut connection).await })
             .await;
         match renewed {
             Ok(1) => {}

@@ -23,15 +23,15 @@ use thiserror::Error;
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
-use crate::conversation::Conversation;
+use crate::conversation::{Checkpoint, Conversation};
 use crate::session::{
     SessionClaim, SessionConfig, SessionError, SessionKey, SessionStore, SessionTurn,
 };
 use keys::SessionKeys;
 use lease::{Lease, LeaseRefusal};
 use local_queue::{LocalQueue, QueuePlace};
-use record::{FIELDS, FORMAT_VERSION, RawRecord, StoredSession, encode_history};
-use scripts::COMMIT;
+use record::{FORMAT_VERSION, RawRecord, StoredSession, encode_messages};
+use scripts::{COMMIT, INSPECT};
 
 /// How the Redis store names its keys and bounds its waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,24 +120,15 @@ impl RedisSessionStore {
         key: &SessionKey,
         keys: &SessionKeys,
     ) -> Result<Option<StoredSession>, SessionError> {
-        let history = keys.history.clone();
-        let fields = self
+        let mut inspect = INSPECT.prepare_invoke();
+        inspect.key(&keys.all()[..]);
+        let reply = self
             .link
             .run(|mut connection| async move {
-                redis::cmd("HMGET")
-                    .arg(&history)
-                    .arg(&FIELDS[..])
-                    .query_async::<RawRecord>(&mut connection)
-                    .await
+                inspect.invoke_async::<redis::Value>(&mut connection).await
             })
-            .await;
-        let raw = match fields {
-            Err(SessionError::Unavailable { cause }) if cause.contains("WRONGTYPE") => {
-                Err(format!("the key holds another type of value: {cause}"))
-            }
-            other => Ok(other?),
-        };
-        decode(key, raw)
+            .await?;
+        decode(key, RawRecord::from_reply(reply)?)
     }
 }
 
@@ -180,12 +171,16 @@ impl SessionStore for RedisSessionStore {
                 return Err(error);
             }
         };
-        let (created_ms, conversation) = match stored {
+        let (created_ms, mut conversation) = match stored {
             Some(stored) => (Some(stored.created_ms), stored.conversation),
             None => (None, Conversation::new()),
         };
+        let loaded_len = conversation.len();
+        let loaded = conversation.checkpoint();
         let claim = RedisClaim {
             conversation,
+            loaded,
+            loaded_len,
             link: self.link.clone(),
             session: key.id.to_string(),
             keys,
@@ -215,6 +210,10 @@ impl SessionStore for RedisSessionStore {
 /// of the local line.
 struct RedisClaim {
     conversation: Conversation,
+    /// Where the history stood when read, so the commit sends only what changed.
+    loaded: Checkpoint,
+    /// The stored list's length when read; the commit refuses to apply to any other.
+    loaded_len: usize,
     link: Arc<Link>,
     session: String,
     keys: SessionKeys,
@@ -243,26 +242,30 @@ impl SessionClaim for RedisClaim {
             return Err(lease_lost());
         }
         let sessions = self.link.sessions;
-        let keys = self.keys.clone();
-        let token = self.lease.token().to_owned();
-        let created = self.created_ms.map(|ms| ms.to_string()).unwrap_or_default();
-        let history = encode_history(&self.conversation);
+        let (trimmed, appended) = self.conversation.changes_since(self.loaded);
+        let mut commit = COMMIT.prepare_invoke();
+        commit
+            .key(&self.keys.all()[..])
+            .arg(self.lease.token())
+            .arg(FORMAT_VERSION)
+            .arg(self.created_ms.map(|ms| ms.to_string()).unwrap_or_default())
+            .arg(sessions.idle_timeout.as_millis() as u64)
+            .arg(sessions.max_lifetime.as_millis() as u64)
+            .arg(self.loaded_len)
+            .arg(trimmed)
+            .arg(encode_messages(appended));
         let stored = self
             .link
-            .run(|mut connection| async move {
-                COMMIT
-                    .key(&keys.history)
-                    .key(&keys.lease)
-                    .arg(&token)
-                    .arg(history)
-                    .arg(FORMAT_VERSION)
-                    .arg(created)
-                    .arg(sessions.idle_timeout.as_millis() as u64)
-                    .arg(sessions.max_lifetime.as_millis() as u64)
-                    .invoke_async::<i64>(&mut connection)
-                    .await
-            })
+            .run(|mut connection| async move { commit.invoke_async::<i64>(&mut connection).await })
             .await?;
+        if stored == 2 {
+            return Err(SessionError::Unavailable {
+                cause: format!(
+                    "the stored history of session {} changed while this invocation held it (evicted or edited); nothing was committed",
+                    self.session
+                ),
+            });
+        }
         if stored != 1 {
             return Err(lease_lost());
         }

@@ -1,21 +1,26 @@
-//! A session as Redis holds it: a hash of `format`, `created_ms` and `history`.
+//! A session as Redis holds it: a hash of `format` and `created_ms`, and a list of messages.
 //!
-//! The history is the message list in Bedrock Converse's wire form — the form recordings and
-//! replay already use — so an operator can read it with `HGET` and a later format can be told
-//! apart by its version. A value this server cannot read is reported, never treated as empty:
-//! replacing it would silently lose a conversation.
+//! Each message is one list element in Bedrock Converse's wire form — the form recordings and
+//! replay already use — so an operator can read a history with `LRANGE`, and a turn is stored by
+//! appending its messages (and trimming what the window dropped) rather than by rewriting the
+//! whole history. A value this server cannot read is reported, never treated as empty: replacing
+//! it would silently lose a conversation.
 
 use crate::conversation::Conversation;
 use crate::message::Message;
+use crate::session::SessionError;
 
 /// The format this server writes and reads.
 pub(super) const FORMAT_VERSION: &str = "1";
 
-/// The hash fields, in the order [`RawRecord`] holds them.
-pub(super) const FIELDS: [&str; 3] = ["format", "created_ms", "history"];
-
-/// The fields of [`FIELDS`] as Redis returned them, each absent when missing.
-pub(super) type RawRecord = (Option<String>, Option<String>, Option<Vec<u8>>);
+/// A session's fields as Redis returned them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct RawRecord {
+    pub format: Option<String>,
+    pub created_ms: Option<String>,
+    /// The list's elements, oldest first; empty when the list does not exist.
+    pub messages: Vec<Vec<u8>>,
+}
 
 /// A live session read back from Redis.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,11 +31,11 @@ pub(super) struct StoredSession {
 }
 
 impl StoredSession {
-    /// Reads the fields of [`FIELDS`]; `Ok(None)` when the session does not exist.
+    /// Reads a record; `Ok(None)` when the session does not exist.
     pub fn decode(raw: RawRecord) -> Result<Option<Self>, String> {
-        let (format, created_ms, history) = match raw {
-            (None, None, None) => return Ok(None),
-            (Some(format), Some(created_ms), Some(history)) => (format, created_ms, history),
+        let (format, created_ms) = match (raw.format, raw.created_ms) {
+            (None, None) if raw.messages.is_empty() => return Ok(None),
+            (Some(format), Some(created_ms)) => (format, created_ms),
             _ => return Err("the record is incomplete".to_owned()),
         };
         if format != FORMAT_VERSION {
@@ -41,8 +46,16 @@ impl StoredSession {
         let created_ms = created_ms
             .parse()
             .map_err(|_| format!("created_ms {created_ms:?} is not a number"))?;
-        let messages: Vec<Message> = serde_json::from_slice(&history)
-            .map_err(|error| format!("the history is not a Converse message list: {error}"))?;
+        let messages = raw
+            .messages
+            .iter()
+            .enumerate()
+            .map(|(index, bytes)| {
+                serde_json::from_slice::<Message>(bytes).map_err(|error| {
+                    format!("message {index} of the history is not a Converse message: {error}")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Self {
             created_ms,
             conversation: Conversation::from(messages),
@@ -50,56 +63,93 @@ impl StoredSession {
     }
 }
 
-/// The `history` field for `conversation`.
-pub(super) fn encode_history(conversation: &Conversation) -> Vec<u8> {
-    // Messages are plain data (strings, JSON values); serialising them cannot fail.
-    serde_json::to_vec(conversation.messages()).unwrap_or_else(|_| b"[]".to_vec())
+impl RawRecord {
+    /// What the read script returned: the record, or why a key cannot be read (a key of another
+    /// type). An unexpected reply is an error of the store, not of the session.
+    pub fn from_reply(reply: redis::Value) -> Result<Result<Self, String>, SessionError> {
+        use redis::Value;
+        let unexpected = |reply: &dyn std::fmt::Debug| SessionError::Unavailable {
+            cause: format!("unexpected reply from a session script: {reply:?}"),
+        };
+        let items = match reply {
+            Value::Array(items) => items,
+            other => return Err(unexpected(&other)),
+        };
+        let text = |value: &Value| -> Result<Option<String>, SessionError> {
+            redis::from_redis_value_ref(value).map_err(|_| unexpected(value))
+        };
+        match items.as_slice() {
+            [Value::Int(1), format, created_ms, messages] => Ok(Ok(Self {
+                format: text(format)?,
+                created_ms: text(created_ms)?,
+                messages: redis::from_redis_value_ref(messages)
+                    .map_err(|_| unexpected(messages))?,
+            })),
+            [Value::Int(2), error] => Ok(Err(format!(
+                "a key holds another type of value: {}",
+                text(error)?.unwrap_or_default()
+            ))),
+            _ => Err(unexpected(&items)),
+        }
+    }
+}
+
+/// The list elements for `messages`.
+pub(super) fn encode_messages(messages: &[Message]) -> Vec<Vec<u8>> {
+    messages
+        .iter()
+        // Messages are plain data (strings, JSON values); serialising them cannot fail.
+        .map(|message| serde_json::to_vec(message).unwrap_or_default())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn some(text: &str) -> Option<String> {
-        Some(text.to_owned())
+    fn record(format: &str, created_ms: &str, messages: Vec<Vec<u8>>) -> RawRecord {
+        RawRecord {
+            format: Some(format.to_owned()),
+            created_ms: Some(created_ms.to_owned()),
+            messages,
+        }
     }
 
     #[test]
     fn round_trips_a_history_in_wire_form() {
-        let conversation = Conversation::from(vec![Message::user("2+5?"), Message::assistant("7")]);
-        let history = encode_history(&conversation);
+        let messages = vec![Message::user("2+5?"), Message::assistant("7")];
+        let encoded = encode_messages(&messages);
         assert_eq!(
-            String::from_utf8(history.clone()).unwrap(),
-            r#"[{"role":"user","content":[{"text":"2+5?"}]},{"role":"assistant","content":[{"text":"7"}]}]"#
+            String::from_utf8(encoded[0].clone()).unwrap(),
+            r#"{"role":"user","content":[{"text":"2+5?"}]}"#
         );
-        let stored = StoredSession::decode((some("1"), some("1700000000000"), Some(history)))
+        let stored = StoredSession::decode(record("1", "1700000000000", encoded))
             .unwrap()
             .unwrap();
-        assert_eq!(stored.conversation, conversation);
+        assert_eq!(stored.conversation, Conversation::from(messages));
         assert_eq!(stored.created_ms, 1_700_000_000_000);
     }
 
     #[test]
     fn absent_is_none_and_anything_unreadable_is_an_error() {
-        assert_eq!(StoredSession::decode((None, None, None)), Ok(None));
+        assert_eq!(StoredSession::decode(RawRecord::default()), Ok(None));
         let cases = [
+            (record("2", "1", vec![]), "format version \"2\""),
+            (record("1", "soon", vec![]), "created_ms"),
             (
-                some("2"),
-                some("1"),
-                Some(b"[]".to_vec()),
-                "format version \"2\"",
+                record("1", "1", vec![b"{\"role\": ".to_vec()]),
+                "message 0 of the history is not a Converse message",
             ),
-            (some("1"), some("soon"), Some(b"[]".to_vec()), "created_ms"),
             (
-                some("1"),
-                some("1"),
-                Some(b"{not json".to_vec()),
-                "not a Converse",
+                RawRecord {
+                    messages: vec![b"{}".to_vec()],
+                    ..RawRecord::default()
+                },
+                "incomplete",
             ),
-            (some("1"), None, Some(b"[]".to_vec()), "incomplete"),
         ];
-        for (format, created, history, expected) in cases {
-            let error = StoredSession::decode((format, created, history)).unwrap_err();
+        for (raw, expected) in cases {
+            let error = StoredSession::decode(raw).unwrap_err();
             assert!(error.contains(expected), "{error}");
         }
     }
