@@ -227,6 +227,44 @@ async fn a_replica_killed_mid_invocation_frees_the_session_once_its_lease_expire
 }
 
 #[tokio::test]
+async fn rediss_connects_with_tls_and_verifies_the_certificate() {
+    let redis = RedisServer::start_tls();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
+    let replay = ["--replay", fixtures.to_str().unwrap()];
+    let ca = redis.ca_file().display().to_string();
+    let trusting = Process::start_with(
+        &[&replay[..], &["--session-store", &redis.tls_url()]].concat(),
+        &[("SSL_CERT_FILE", &ca)],
+    );
+    assert!(
+        trusting
+            .startup_line
+            .contains("session_store=rediss://127.0.0.1:")
+    );
+    let (status, weather) = trusting.ask_in("tls", "1", "外の天気はどうですか?").await;
+    assert_eq!(status, 200, "{weather}");
+    let (_, sum) = trusting.ask_in("tls", "1", "2+5の答えは?").await;
+    assert_eq!(
+        sum,
+        json!("Mairaさん、2+5の答えは7です。"),
+        "the history came back over TLS"
+    );
+    let stored: bool = redis.connection().exists(&keys_of("1", "tls")[1]).unwrap();
+    assert!(stored);
+
+    let not_trusting =
+        Process::start(&[&replay[..], &["--session-store", &redis.tls_url()]].concat());
+    let (status, error) = not_trusting
+        .ask_in("tls-2", "1", "外の天気はどうですか?")
+        .await;
+    assert_eq!(status, 503, "{error}");
+    assert!(
+        error["details"].as_str().unwrap().contains("certificate"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn concurrent_invocations_on_two_replicas_lose_no_update() {
     let redis = RedisServer::start();
     let replicas = Arc::new([

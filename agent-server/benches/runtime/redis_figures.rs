@@ -119,7 +119,11 @@ async fn idle_session_cost(redis: &RedisServer) -> (f64, f64, u64) {
         .arg("agentcore:*")
         .query(&mut connection)
         .unwrap();
-    assert_eq!(keys.len(), 2 * SESSIONS, "a hash and a list a session, no lease left");
+    assert_eq!(
+        keys.len(),
+        2 * SESSIONS,
+        "a hash and a list a session, no lease left"
+    );
     let total: u64 = keys
         .iter()
         .map(|key| {

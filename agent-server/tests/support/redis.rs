@@ -15,6 +15,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     persistence: Persistence,
+    /// A second, TLS-only port, when started with [`RedisServer::start_tls`].
+    tls_port: Option<u16>,
 }
 
 /// How the server keeps what it is told.
@@ -56,12 +58,37 @@ impl RedisServer {
                 port,
                 dir: dir.clone(),
                 persistence,
+                tls_port: None,
             };
             if server.launch() {
                 return server;
             }
         }
         panic!("redis-server did not start; see {}", dir.display());
+    }
+
+    /// As [`RedisServer::start`], also serving TLS on a second port with a certificate for
+    /// 127.0.0.1 issued by a CA made for the test ([`RedisServer::ca_file`]) with `openssl`.
+    pub fn start_tls() -> Self {
+        let mut server = Self::start();
+        server.kill();
+        make_certificates(&server.dir);
+        server.tls_port = Some(free_port());
+        server.restart();
+        server
+    }
+
+    /// `rediss://127.0.0.1:<TLS port>`.
+    pub fn tls_url(&self) -> String {
+        format!(
+            "rediss://127.0.0.1:{}",
+            self.tls_port.expect("started with TLS")
+        )
+    }
+
+    /// The CA that issued the server's certificate (for `SSL_CERT_FILE`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -119,6 +146,7 @@ impl RedisServer {
             .arg(&self.dir)
             .args(self.persistence.arguments())
             .args(["--save", "", "--daemonize", "no", "--logfile", "redis.log"])
+            .args(self.tls_arguments())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
@@ -144,6 +172,94 @@ impl RedisServer {
         let _ = child.kill();
         let _ = child.wait();
         false
+    }
+}
+
+impl RedisServer {
+    fn tls_arguments(&self) -> Vec<String> {
+        let Some(port) = self.tls_port else {
+            return Vec::new();
+        };
+        let file = |name: &str| self.dir.join(name).display().to_string();
+        vec![
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            file("server.pem"),
+            "--tls-key-file".into(),
+            file("server.key"),
+            "--tls-ca-cert-file".into(),
+            file("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ]
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, in `dir`.
+fn make_certificates(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=agentcore test CA",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "server.ext",
+        ],
+    ];
+    for step in steps {
+        let output = Command::new("openssl")
+            .args(step)
+            .current_dir(dir)
+            .output()
+            .expect("openssl, which .ci/run installs when missing");
+        assert!(
+            output.status.success(),
+            "openssl {step:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
