@@ -335,19 +335,22 @@ async fn a_session_waits_at_most_its_bound_on_another_replica_then_429() {
     );
 }
 
+/// A replica whose sessions end `idle_secs` after their last invocation or `lifetime_secs`
+/// after their creation.
+async fn lifetimes(redis: &RedisServer, idle_secs: u64, lifetime_secs: u64) -> TestServer {
+    let sessions = SessionConfig {
+        idle_timeout: Duration::from_secs(idle_secs),
+        max_lifetime: Duration::from_secs(lifetime_secs),
+        ..SessionConfig::default()
+    };
+    let store = redis.store_with(sessions, RedisOptions::default());
+    TestServer::tutorial_on(counting_model(), Arc::new(store)).await
+}
+
 #[tokio::test]
 async fn every_key_expires_and_expiry_ends_the_session() {
     let redis = RedisServer::start();
-    let sessions = SessionConfig {
-        idle_timeout: Duration::from_secs(1),
-        max_lifetime: Duration::from_secs(600),
-        ..SessionConfig::default()
-    };
-    let server = TestServer::tutorial_on(
-        counting_model(),
-        Arc::new(redis.store_with(sessions, RedisOptions::default())),
-    )
-    .await;
+    let server = lifetimes(&redis, 1, 600).await;
     assert_eq!(server.ask("brief", "1", "hello").await.text(), "1 messages");
 
     let mut connection = redis.connection();
@@ -372,16 +375,7 @@ async fn every_key_expires_and_expiry_ends_the_session() {
 #[tokio::test]
 async fn a_session_expires_at_its_lifetime_however_active() {
     let redis = RedisServer::start();
-    let sessions = SessionConfig {
-        idle_timeout: Duration::from_secs(600),
-        max_lifetime: Duration::from_secs(2),
-        ..SessionConfig::default()
-    };
-    let server = TestServer::tutorial_on(
-        counting_model(),
-        Arc::new(redis.store_with(sessions, RedisOptions::default())),
-    )
-    .await;
+    let server = lifetimes(&redis, 600, 2).await;
     server.ask("lifetime", "1", "one").await;
     server.ask("lifetime", "1", "two").await;
     let mut connection = redis.connection();

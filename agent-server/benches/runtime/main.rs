@@ -329,29 +329,36 @@ fn memory_child(count: usize) {
     runtime.block_on(async {
         let store = memory_store(count + 1);
         let entrypoint = entrypoint(Arc::new(store.clone()));
-        let ids: Vec<SessionId> = (0..count)
-            .map(|n| SessionId::parse(&format!("{n:08}-0000-4000-8000-000000000000")).unwrap())
-            .collect();
         let before = resident_bytes();
-        for id in &ids {
-            for prompt in ["2+5の答えは?", "ありがとう"] {
-                let context = RuntimeContext {
-                    session_id: id.clone(),
-                    request_id: String::new(),
-                    user_id: None,
-                    request_headers: Default::default(),
-                };
-                entrypoint
-                    .invoke(json!({"prompt": prompt, "user_id": "1"}), context)
-                    .await
-                    .expect("the instant model answers");
-            }
-        }
+        let ids = fill_sessions(&entrypoint, count).await;
         let after = resident_bytes();
         let text = text_bytes(&entrypoint, &ids[0]).await * count as u64;
         assert_eq!(store.len(), count);
         println!("{} {}", after.saturating_sub(before), text);
     });
+}
+
+/// Gives `count` sessions of user 1 the tutorial's 6-message history (a calculator turn and a
+/// thank-you); returns their ids.
+async fn fill_sessions(entrypoint: &TutorialEntrypoint, count: usize) -> Vec<SessionId> {
+    let ids: Vec<SessionId> = (0..count)
+        .map(|n| SessionId::parse(&format!("{n:08}-0000-4000-8000-000000000000")).unwrap())
+        .collect();
+    for id in &ids {
+        for prompt in ["2+5の答えは?", "ありがとう"] {
+            let context = RuntimeContext {
+                session_id: id.clone(),
+                request_id: String::new(),
+                user_id: None,
+                request_headers: Default::default(),
+            };
+            entrypoint
+                .invoke(json!({"prompt": prompt, "user_id": "1"}), context)
+                .await
+                .expect("the instant model answers");
+        }
+    }
+    ids
 }
 
 /// The bytes of text one session holds: its id and owner, message texts, tool ids, names and inputs.

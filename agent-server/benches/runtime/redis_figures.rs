@@ -7,14 +7,10 @@
 
 use std::sync::Arc;
 
-use agent_core::{
-    RedisOptions, RedisSessionStore, RuntimeContext, SessionConfig, SessionId, SessionStore,
-};
-use agent_server::Entrypoint;
-use serde_json::json;
+use agent_core::{RedisOptions, RedisSessionStore, SessionConfig, SessionStore};
 
 use crate::redis_server::{Persistence, RedisServer};
-use crate::{entrypoint, load, memory_store, serve_in_background, text_bytes};
+use crate::{entrypoint, fill_sessions, load, memory_store, serve_in_background, text_bytes};
 
 /// Idle sessions filled for the memory figure.
 const SESSIONS: usize = 2_000;
@@ -97,23 +93,7 @@ async fn idle_session_cost(redis: &RedisServer) -> (f64, f64, u64) {
     )
     .unwrap();
     let entrypoint = entrypoint(Arc::new(store));
-    let ids: Vec<SessionId> = (0..SESSIONS)
-        .map(|n| SessionId::parse(&format!("{n:08}-0000-4000-8000-000000000000")).unwrap())
-        .collect();
-    for id in &ids {
-        for prompt in ["2+5の答えは?", "ありがとう"] {
-            let context = RuntimeContext {
-                session_id: id.clone(),
-                request_id: String::new(),
-                user_id: None,
-                request_headers: Default::default(),
-            };
-            entrypoint
-                .invoke(json!({"prompt": prompt, "user_id": "1"}), context)
-                .await
-                .expect("the instant model answers");
-        }
-    }
+    let ids = fill_sessions(&entrypoint, SESSIONS).await;
     let growth = used_memory(&mut connection).saturating_sub(before);
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("agentcore:*")
