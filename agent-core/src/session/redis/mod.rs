@@ -86,8 +86,12 @@ impl RedisSessionStore {
         sessions: SessionConfig,
         options: RedisOptions,
     ) -> Result<Self, InvalidRedisUrl> {
-        let client =
-            redis::Client::open(url).map_err(|error| InvalidRedisUrl(error.to_string()))?;
+        let invalid = |error: redis::RedisError| InvalidRedisUrl(error.to_string());
+        let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(invalid)?;
+        // Small commands from many invocations share one connection: without TCP_NODELAY each
+        // can wait for the ACK of the one before (Nagle's algorithm).
+        let info = info.set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info).map_err(invalid)?;
         let info = client.get_connection_info();
         let tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
         let address = format!(
@@ -101,8 +105,8 @@ impl RedisSessionStore {
             .set_response_timeout(Some(options.command_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|error| InvalidRedisUrl(error.to_string()))?;
+        let connection =
+            ConnectionManager::new_lazy_with_config(client, config).map_err(invalid)?;
         Ok(Self {
             link: Arc::new(Link {
                 connection,
