@@ -1,4 +1,5 @@
-//! The Bedrock Converse model, through the official AWS SDK.
+//! The Bedrock Converse model, through the official AWS SDK: Converse, and ConverseStream
+//! assembled by [`crate::bedrock_stream`].
 //!
 //! Configuration is the standard AWS chain (`aws-config`: region, profile, credentials, and the
 //! endpoint overrides `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`); an explicit
@@ -13,15 +14,20 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_bedrockruntime::operation::converse::{ConverseError, ConverseOutput};
+use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
+use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
 use aws_sdk_bedrockruntime::types as sdk;
 use aws_smithy_types::{Document, Number};
+use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
+use crate::bedrock_stream::StreamAssembler;
 use crate::message::{
     ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
 };
-use crate::model::{ConverseRequest, Model, ModelError, ModelResponse, StopReason, Usage};
+use crate::model::{
+    ConverseRequest, Model, ModelError, ModelEvent, ModelEvents, ModelResponse, StopReason, Usage,
+};
 use crate::tool::ToolSpec;
 
 /// The tutorial's model: Claude Sonnet 4 through the US cross-region inference profile.
@@ -98,23 +104,115 @@ impl Model for BedrockModel {
     }
 
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
+        let parts = RequestParts::of(&request)?;
+        let output = self
+            .client
+            .converse()
+            .model_id(&self.model_id)
+            .set_messages(Some(parts.messages))
+            .system(parts.system)
+            .inference_config(sdk::InferenceConfiguration::builder().build())
+            .set_tool_config(parts.tools)
+            .send()
+            .await
+            .map_err(from_sdk_error)?;
+        from_sdk_output(output)
+    }
+
+    fn converse_stream<'a>(&'a self, request: ConverseRequest<'a>) -> ModelEvents<'a> {
+        let call = RequestParts::of(&request).map(|parts| {
+            self.client
+                .converse_stream()
+                .model_id(&self.model_id)
+                .set_messages(Some(parts.messages))
+                .system(parts.system)
+                .inference_config(sdk::InferenceConfiguration::builder().build())
+                .set_tool_config(parts.tools)
+        });
+        let start = match call {
+            Ok(call) => StreamState::Start(Box::new(call)),
+            Err(error) => StreamState::Failed(error),
+        };
+        stream::unfold(start, next_stream_event).boxed()
+    }
+}
+
+/// Where a ConverseStream call stands.
+enum StreamState {
+    Start(
+        Box<aws_sdk_bedrockruntime::operation::converse_stream::builders::ConverseStreamFluentBuilder>,
+    ),
+    Receiving(Box<Receiving>),
+    Failed(ModelError),
+    Done,
+}
+
+/// An open stream and what has been assembled of it so far.
+struct Receiving {
+    events: EventReceiver<sdk::ConverseStreamOutput, sdk::error::ConverseStreamOutputError>,
+    assembler: StreamAssembler,
+}
+
+/// The next event of a ConverseStream call: sends it first, then reads events until one carries
+/// text, and yields the assembled response when the stream ends.
+async fn next_stream_event(
+    state: StreamState,
+) -> Option<(Result<ModelEvent, ModelError>, StreamState)> {
+    let mut receiving = match state {
+        StreamState::Start(call) => match call.send().await {
+            Ok(output) => Box::new(Receiving {
+                events: output.stream,
+                assembler: StreamAssembler::new(),
+            }),
+            Err(error) => return Some((Err(from_sdk_error(error)), StreamState::Done)),
+        },
+        StreamState::Receiving(receiving) => receiving,
+        StreamState::Failed(error) => return Some((Err(error), StreamState::Done)),
+        StreamState::Done => return None,
+    };
+    loop {
+        match receiving.events.recv().await {
+            Ok(Some(event)) => match receiving.assembler.push(event) {
+                Ok(Some(text)) => {
+                    let next = StreamState::Receiving(receiving);
+                    return Some((Ok(ModelEvent::TextDelta(text)), next));
+                }
+                Ok(None) => {}
+                Err(error) => return Some((Err(error), StreamState::Done)),
+            },
+            Ok(None) => {
+                let response = receiving.assembler.finish().map(ModelEvent::Completed);
+                return Some((response, StreamState::Done));
+            }
+            Err(error) => return Some((Err(from_sdk_error(error)), StreamState::Done)),
+        }
+    }
+}
+
+/// The parts of a request both calls send.
+struct RequestParts {
+    messages: Vec<sdk::Message>,
+    system: sdk::SystemContentBlock,
+    tools: Option<sdk::ToolConfiguration>,
+}
+
+impl RequestParts {
+    fn of(request: &ConverseRequest<'_>) -> Result<Self, ModelError> {
         let messages = request
             .messages
             .iter()
             .map(to_sdk_message)
             .collect::<Result<Vec<_>, _>>()?;
-        let mut call = self
-            .client
-            .converse()
-            .model_id(&self.model_id)
-            .set_messages(Some(messages))
-            .system(sdk::SystemContentBlock::Text(request.system.to_owned()))
-            .inference_config(sdk::InferenceConfiguration::builder().build());
-        if !request.tools.is_empty() {
-            call = call.tool_config(to_sdk_tool_config(request.tools)?);
-        }
-        let output = call.send().await.map_err(from_sdk_error)?;
-        from_sdk_output(output)
+        let tools = if request.tools.is_empty() {
+            None
+        } else {
+            Some(to_sdk_tool_config(request.tools)?)
+        };
+        Ok(Self {
+            messages,
+            system: sdk::SystemContentBlock::Text(request.system.to_owned()),
+            tools,
+        })
     }
 }
 
@@ -270,36 +368,50 @@ fn from_sdk_tool_result(result: sdk::ToolResultBlock) -> ToolResult {
     }
 }
 
-fn non_negative(count: i32) -> u64 {
+pub(crate) fn non_negative(count: i32) -> u64 {
     u64::try_from(count).unwrap_or(0)
 }
 
-/// Sorts an SDK failure into the kinds the agent acts on.
-fn from_sdk_error(error: SdkError<ConverseError>) -> ModelError {
+/// Sorts an SDK failure — of a call, or of an event inside a stream — into the kinds the agent
+/// acts on.
+fn from_sdk_error<E, R>(error: SdkError<E, R>) -> ModelError
+where
+    E: ServiceErrorCode + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus + Send + Sync + 'static,
+{
     match &error {
         SdkError::ServiceError(context) => {
-            let status = context.raw().status().as_u16();
+            let status = context.raw().http_status();
             let service_error = context.err();
-            let code = service_error.code().unwrap_or("UnknownError");
+            let code = service_error
+                .modeled_code()
+                .or(service_error.code())
+                .unwrap_or("UnknownError");
             let message = service_error.message().unwrap_or("no message").to_owned();
-            match service_error {
-                ConverseError::ThrottlingException(_) => ModelError::Throttled { message },
-                ConverseError::ModelNotReadyException(_)
-                | ConverseError::ModelTimeoutException(_) => ModelError::Unavailable {
-                    status,
-                    message: format!("{code}: {message}"),
-                },
+            let unavailable = || ModelError::Unavailable {
+                status: status.unwrap_or(503),
+                message: format!("{code}: {message}"),
+            };
+            match (code, status) {
+                ("ThrottlingException", _) | (_, Some(429)) => ModelError::Throttled { message },
+                (
+                    "ModelNotReadyException"
+                    | "ModelTimeoutException"
+                    | "ModelStreamErrorException"
+                    | "InternalServerException"
+                    | "ServiceUnavailableException",
+                    _,
+                ) => unavailable(),
                 // A 2xx whose body the SDK could not read arrives here as an unhandled error.
-                _ if (200..300).contains(&status) => ModelError::Malformed {
+                (_, Some(200..=299)) => ModelError::Malformed {
                     message: format!("unreadable response body: {}", error_chain(&error)),
                 },
-                _ if status == 429 => ModelError::Throttled { message },
-                _ if status >= 500 => ModelError::Unavailable {
-                    status,
-                    message: format!("{code}: {message}"),
-                },
-                _ => ModelError::Rejected {
+                (_, Some(500..)) => unavailable(),
+                (_, Some(status)) => ModelError::Rejected {
                     message: format!("{code} ({status}): {message}"),
+                },
+                (_, None) => ModelError::Rejected {
+                    message: format!("{code}: {message}"),
                 },
             }
         }
@@ -312,6 +424,73 @@ fn from_sdk_error(error: SdkError<ConverseError>) -> ModelError {
         _ => ModelError::Connection {
             message: error_chain(&error),
         },
+    }
+}
+
+/// The name of a modeled service error. Exceptions inside a stream carry no error code in their
+/// metadata, only their variant.
+trait ServiceErrorCode {
+    fn modeled_code(&self) -> Option<&'static str>;
+}
+
+impl ServiceErrorCode for aws_sdk_bedrockruntime::operation::converse::ConverseError {
+    fn modeled_code(&self) -> Option<&'static str> {
+        use aws_sdk_bedrockruntime::operation::converse::ConverseError as E;
+        Some(match self {
+            E::ThrottlingException(_) => "ThrottlingException",
+            E::ModelNotReadyException(_) => "ModelNotReadyException",
+            E::ModelTimeoutException(_) => "ModelTimeoutException",
+            E::InternalServerException(_) => "InternalServerException",
+            E::ServiceUnavailableException(_) => "ServiceUnavailableException",
+            _ => return None,
+        })
+    }
+}
+
+impl ServiceErrorCode for aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamError {
+    fn modeled_code(&self) -> Option<&'static str> {
+        use aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamError as E;
+        Some(match self {
+            E::ThrottlingException(_) => "ThrottlingException",
+            E::ModelNotReadyException(_) => "ModelNotReadyException",
+            E::ModelTimeoutException(_) => "ModelTimeoutException",
+            E::ModelStreamErrorException(_) => "ModelStreamErrorException",
+            E::InternalServerException(_) => "InternalServerException",
+            E::ServiceUnavailableException(_) => "ServiceUnavailableException",
+            _ => return None,
+        })
+    }
+}
+
+impl ServiceErrorCode for sdk::error::ConverseStreamOutputError {
+    fn modeled_code(&self) -> Option<&'static str> {
+        use sdk::error::ConverseStreamOutputError as E;
+        Some(match self {
+            E::ThrottlingException(_) => "ThrottlingException",
+            E::ModelStreamErrorException(_) => "ModelStreamErrorException",
+            E::InternalServerException(_) => "InternalServerException",
+            E::ServiceUnavailableException(_) => "ServiceUnavailableException",
+            E::ValidationException(_) => "ValidationException",
+            _ => return None,
+        })
+    }
+}
+
+/// The HTTP status behind an SDK failure, where there is one: a call's response has one, an
+/// exception event inside a stream does not.
+trait HttpStatus {
+    fn http_status(&self) -> Option<u16>;
+}
+
+impl HttpStatus for aws_sdk_bedrockruntime::config::http::HttpResponse {
+    fn http_status(&self) -> Option<u16> {
+        Some(self.status().as_u16())
+    }
+}
+
+impl HttpStatus for aws_smithy_types::event_stream::RawMessage {
+    fn http_status(&self) -> Option<u16> {
+        None
     }
 }
 

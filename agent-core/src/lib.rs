@@ -12,6 +12,8 @@
 pub mod agent;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
+#[cfg(feature = "bedrock")]
+mod bedrock_stream;
 pub mod context;
 pub mod conversation;
 pub mod error;
@@ -21,6 +23,8 @@ pub mod replay;
 pub mod retry;
 pub mod scripted;
 pub mod session;
+#[cfg(feature = "bedrock")]
+pub mod stream_wire;
 pub mod tool;
 pub mod wire;
 
@@ -33,7 +37,9 @@ pub use error::AgentError;
 pub use message::{
     ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
 };
-pub use model::{ConverseRequest, Model, ModelError, ModelResponse, StopReason, Usage};
+pub use model::{
+    ConverseRequest, Model, ModelError, ModelEvent, ModelEvents, ModelResponse, StopReason, Usage,
+};
 pub use retry::RetryPolicy;
 pub use session::{
     MemorySessionStore, SessionConfig, SessionError, SessionId, SessionKey, SessionOwner,

@@ -1,11 +1,14 @@
-//! The model seam: one async Converse-style call that every provider implements.
+//! The model seam: one async Converse-style call that every provider implements, and a streaming
+//! form of it.
 //!
 //! The agent loop only ever talks to `dyn Model`, so Bedrock, a replay of recordings and the
-//! scripted models of tests are interchangeable without the loop knowing which it has.
+//! scripted models of tests are interchangeable without the loop knowing which it has. A model
+//! that cannot stream still answers the streaming call, with its whole answer at once.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
@@ -20,6 +23,42 @@ pub trait Model: Send + Sync {
 
     /// Sends one Converse request and returns the assistant's message.
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError>;
+
+    /// Sends one request and yields the answer as it is written: text deltas, then the whole
+    /// response, assembled exactly as [`Model::converse`] returns it, as the last event.
+    ///
+    /// By default the call is [`Model::converse`], its text sent as one delta.
+    fn converse_stream<'a>(&'a self, request: ConverseRequest<'a>) -> ModelEvents<'a> {
+        stream::once(self.converse(request))
+            .flat_map(|outcome| {
+                let events = match outcome {
+                    Ok(response) => {
+                        let text = response.message.text();
+                        let delta = (!text.is_empty()).then_some(Ok(ModelEvent::TextDelta(text)));
+                        delta
+                            .into_iter()
+                            .chain([Ok(ModelEvent::Completed(response))])
+                            .collect()
+                    }
+                    Err(error) => vec![Err(error)],
+                };
+                stream::iter(events)
+            })
+            .boxed()
+    }
+}
+
+/// What a streaming model call yields, in order; ends with one [`ModelEvent::Completed`] or an
+/// error.
+pub type ModelEvents<'a> = BoxStream<'a, Result<ModelEvent, ModelError>>;
+
+/// A piece of a model turn as it arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelEvent {
+    /// Text, as the model writes it.
+    TextDelta(String),
+    /// The whole turn: the last event of a call.
+    Completed(ModelResponse),
 }
 
 /// What the agent sends the model on every call.
@@ -143,6 +182,48 @@ impl ModelError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Whole;
+
+    #[async_trait]
+    impl Model for Whole {
+        fn describe(&self) -> String {
+            "whole".into()
+        }
+
+        async fn converse(
+            &self,
+            request: ConverseRequest<'_>,
+        ) -> Result<ModelResponse, ModelError> {
+            match request.system {
+                "fail" => Err(ModelError::Rejected {
+                    message: "no".into(),
+                }),
+                _ => Ok(crate::scripted::text_response("all at once")),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_model_that_cannot_stream_streams_its_whole_answer_at_once() {
+        let request = |system| ConverseRequest {
+            system,
+            messages: &[],
+            tools: &[],
+        };
+        let events: Vec<_> = Whole.converse_stream(request("")).collect().await;
+        assert_eq!(
+            events,
+            [
+                Ok(ModelEvent::TextDelta("all at once".into())),
+                Ok(ModelEvent::Completed(crate::scripted::text_response(
+                    "all at once"
+                )))
+            ]
+        );
+        let failed: Vec<_> = Whole.converse_stream(request("fail")).collect().await;
+        assert!(matches!(failed[..], [Err(ModelError::Rejected { .. })]));
+    }
 
     #[test]
     fn stop_reasons_round_trip_their_wire_names() {
