@@ -7,12 +7,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use futures::future::join_all;
 
 use crate::conversation::{Conversation, SlidingWindow};
 use crate::error::AgentError;
+use crate::events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
 use crate::message::{ContentBlock, Message, Role};
-use crate::model::{ConverseRequest, Model, ModelError, ModelResponse, StopReason, Usage};
+use crate::model::{
+    ConverseRequest, Model, ModelError, ModelEvent, ModelResponse, StopReason, Usage,
+};
 use crate::retry::RetryPolicy;
 use crate::session::SessionTurn;
 use crate::tool::{RegistryError, Tool, ToolRegistry};
@@ -26,8 +30,12 @@ pub struct AgentConfig {
     pub window: SlidingWindow,
     /// Retries of throttled and 5xx model calls.
     pub retry: RetryPolicy,
-    /// How long one model call may take.
+    /// How long one model call may take, and — when the model streams — how long it may stay
+    /// silent between two events.
     pub model_timeout: Duration,
+    /// Call the model's streaming form (Bedrock ConverseStream), as the reference agent does;
+    /// otherwise its plain call (Converse). The answer is the same either way.
+    pub model_streaming: bool,
 }
 
 impl Default for AgentConfig {
@@ -37,6 +45,7 @@ impl Default for AgentConfig {
             window: SlidingWindow::default(),
             retry: RetryPolicy::default(),
             model_timeout: Duration::from_secs(120),
+            model_streaming: false,
         }
     }
 }
@@ -129,15 +138,8 @@ impl Agent {
         conversation: &mut Conversation,
         prompt: &str,
     ) -> Result<AgentReply, AgentError> {
-        if prompt.trim().is_empty() {
-            return Err(AgentError::InvalidInput("the prompt is empty".into()));
-        }
-        let transaction = Transaction::begin(conversation);
-        transaction.conversation.push(Message::user(prompt));
-        let reply = self.run_cycles(transaction.conversation).await?;
-        transaction.commit();
-        self.config.window.apply(conversation);
-        Ok(reply)
+        self.invoke_streaming(conversation, prompt, &mut NoEvents)
+            .await
     }
 
     /// Answers `prompt` in a session's turn; commit the turn to keep the exchange.
@@ -149,10 +151,45 @@ impl Agent {
         self.invoke(turn.conversation_mut(), prompt).await
     }
 
-    async fn run_cycles(&self, conversation: &mut Conversation) -> Result<AgentReply, AgentError> {
+    /// As [`Agent::invoke`], reporting each step to `events` as it happens: the same loop,
+    /// window and rollback, so both forms leave the same history for the same model answers. A
+    /// sink whose reader has gone stops the invocation with [`AgentError::Disconnected`].
+    pub async fn invoke_streaming(
+        &self,
+        conversation: &mut Conversation,
+        prompt: &str,
+        events: &mut dyn AgentEvents,
+    ) -> Result<AgentReply, AgentError> {
+        if prompt.trim().is_empty() {
+            return Err(AgentError::InvalidInput("the prompt is empty".into()));
+        }
+        let transaction = Transaction::begin(conversation);
+        transaction.conversation.push(Message::user(prompt));
+        let reply = self.run_cycles(transaction.conversation, events).await?;
+        transaction.commit();
+        self.config.window.apply(conversation);
+        Ok(reply)
+    }
+
+    /// As [`Agent::invoke_streaming`], in a session's turn.
+    pub async fn invoke_streaming_in(
+        &self,
+        turn: &mut SessionTurn,
+        prompt: &str,
+        events: &mut dyn AgentEvents,
+    ) -> Result<AgentReply, AgentError> {
+        self.invoke_streaming(turn.conversation_mut(), prompt, events)
+            .await
+    }
+
+    async fn run_cycles(
+        &self,
+        conversation: &mut Conversation,
+        events: &mut dyn AgentEvents,
+    ) -> Result<AgentReply, AgentError> {
         let mut usage = Usage::default();
         for cycle in 1..=self.config.max_cycles {
-            let response = self.call_model(conversation).await?;
+            let response = self.call_model(conversation, events).await?;
             usage += response.usage;
             let ModelResponse {
                 message,
@@ -163,8 +200,16 @@ impl Agent {
             match (&stop_reason, tool_uses.is_empty()) {
                 (StopReason::ToolUse, false) => {
                     conversation.push(message.for_history());
+                    for tool_use in &tool_uses {
+                        send(events, AgentEvent::ToolUse(tool_use.clone())).await?;
+                    }
                     let results =
                         join_all(tool_uses.iter().map(|tool_use| self.tools.run(tool_use))).await;
+                    for (tool_use, result) in tool_uses.iter().zip(&results) {
+                        let name = tool_use.name.clone();
+                        let result = result.clone();
+                        send(events, AgentEvent::ToolResult { name, result }).await?;
+                    }
                     conversation.push(Message {
                         role: Role::User,
                         content: results.into_iter().map(ContentBlock::ToolResult).collect(),
@@ -203,8 +248,13 @@ impl Agent {
         })
     }
 
-    /// One model call with timeout, and retries of transient failures.
-    async fn call_model(&self, conversation: &Conversation) -> Result<ModelResponse, AgentError> {
+    /// One model call with timeout, and retries of transient failures — as long as nothing of
+    /// the failed attempt has reached the client.
+    async fn call_model(
+        &self,
+        conversation: &Conversation,
+        events: &mut dyn AgentEvents,
+    ) -> Result<ModelResponse, AgentError> {
         let retry = self.config.retry;
         let mut attempt = 1;
         loop {
@@ -213,15 +263,19 @@ impl Agent {
                 messages: conversation.messages(),
                 tools: self.tools.specs(),
             };
-            let outcome =
+            let mut delivered = false;
+            let outcome = if self.config.model_streaming {
+                self.stream_model(request, events, &mut delivered).await?
+            } else {
                 tokio::time::timeout(self.config.model_timeout, self.model.converse(request))
                     .await
-                    .unwrap_or(Err(ModelError::Timeout(self.config.model_timeout)));
+                    .unwrap_or(Err(ModelError::Timeout(self.config.model_timeout)))
+            };
             let error = match outcome {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
-            if !error.is_retryable() || attempt >= retry.max_attempts {
+            if delivered || !error.is_retryable() || attempt >= retry.max_attempts {
                 return Err(give_up(error, attempt, &retry));
             }
             let delay = retry.delay_after(attempt);
@@ -230,6 +284,46 @@ impl Agent {
             attempt += 1;
         }
     }
+
+    /// One streaming model call: passes text on as it comes, within the model timeout for the
+    /// whole call and for every gap between events. The outer error is the client going away.
+    async fn stream_model(
+        &self,
+        request: ConverseRequest<'_>,
+        events: &mut dyn AgentEvents,
+        delivered: &mut bool,
+    ) -> Result<Result<ModelResponse, ModelError>, AgentError> {
+        let limit = self.config.model_timeout;
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut stream = self.model.converse_stream(request);
+        loop {
+            let next = tokio::time::timeout_at(deadline, stream.next());
+            let Ok(next) = next.await else {
+                return Ok(Err(ModelError::Timeout(limit)));
+            };
+            match next {
+                Some(Ok(ModelEvent::TextDelta(text))) => {
+                    send(events, AgentEvent::TextDelta(text)).await?;
+                    *delivered |= events.delivers();
+                }
+                Some(Ok(ModelEvent::Completed(response))) => return Ok(Ok(response)),
+                Some(Err(error)) => return Ok(Err(error)),
+                None => {
+                    return Ok(Err(ModelError::Malformed {
+                        message: "the model's stream ended without a response".into(),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Hands an event over; a reader that has gone stops the invocation.
+async fn send(events: &mut dyn AgentEvents, event: AgentEvent) -> Result<(), AgentError> {
+    events
+        .send(event)
+        .await
+        .map_err(|Disconnected| AgentError::Disconnected)
 }
 
 fn malformed(message: &str) -> AgentError {

@@ -33,4 +33,7 @@ pub enum AgentError {
     /// The invocation's own input cannot be used.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The client stopped listening to the invocation's events; it was stopped.
+    #[error("the client went away before the invocation finished")]
+    Disconnected,
 }

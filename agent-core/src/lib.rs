@@ -17,6 +17,7 @@ mod bedrock_stream;
 pub mod context;
 pub mod conversation;
 pub mod error;
+pub mod events;
 pub mod message;
 pub mod model;
 pub mod replay;
@@ -34,6 +35,7 @@ pub use bedrock::{BedrockModel, DEFAULT_MODEL_ID};
 pub use context::RuntimeContext;
 pub use conversation::{Conversation, SlidingWindow};
 pub use error::AgentError;
+pub use events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
 pub use message::{
     ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
 };

@@ -73,7 +73,10 @@ pub struct ServerConfig {
     /// Seconds after its creation that a session ends.
     #[arg(long, env = "AGENT_SERVER_MAX_LIFETIME_SECS", default_value_t = 8 * 60 * 60)]
     pub max_lifetime_secs: u64,
-    /// Seconds one model call may take.
+    /// Call Bedrock's ConverseStream (`true`, as the reference agent does) or Converse (`false`).
+    #[arg(long, env = "BEDROCK_MODEL_STREAMING", default_value_t = false, action = clap::ArgAction::Set)]
+    pub model_streaming: bool,
+    /// Seconds one model call may take (and, when streaming, may stay silent).
     #[arg(long, env = "AGENT_SERVER_MODEL_TIMEOUT_SECS", default_value_t = 120)]
     pub model_timeout_secs: u64,
     /// Attempts per model call when Bedrock throttles or fails with 5xx.
@@ -121,6 +124,7 @@ impl ServerConfig {
                 max_delay: Duration::from_millis(self.retry_max_ms),
             },
             model_timeout: Duration::from_secs(self.model_timeout_secs),
+            model_streaming: self.model_streaming,
         }
     }
 

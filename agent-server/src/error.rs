@@ -58,6 +58,9 @@ pub enum InvocationError {
     /// The model did not answer in time.
     #[error("Model timeout: {0}")]
     ModelTimeout(String),
+    /// The client went away before the answer was ready; nobody reads this one.
+    #[error("Client closed request: {0}")]
+    ClientGone(String),
     /// Anything else; a bug, not the client's doing.
     #[error("Internal error: {0}")]
     Internal(String),
@@ -95,6 +98,8 @@ impl InvocationError {
             }
             Self::Throttled { .. } | Self::SessionBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::SessionUnreadable(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            // nginx's code for it: the status only ever reaches the logs.
+            Self::ClientGone(_) => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             Self::ModelFailed { .. } => StatusCode::BAD_GATEWAY,
             Self::ModelTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -115,6 +120,7 @@ impl InvocationError {
             Self::SessionBusy { .. } => "SessionBusy",
             Self::SessionStoreUnavailable(_) => "SessionStoreUnavailable",
             Self::SessionUnreadable(_) => "SessionUnreadable",
+            Self::ClientGone(_) => "ClientGone",
             Self::Throttled { .. } => "Throttled",
             Self::ModelFailed { .. } => "ModelFailed",
             Self::ModelTimeout(_) => "ModelTimeout",
@@ -136,6 +142,7 @@ impl InvocationError {
             Self::SessionBusy { .. } => "Session busy",
             Self::SessionStoreUnavailable(_) => "Session store unavailable",
             Self::SessionUnreadable(_) => "Session unreadable",
+            Self::ClientGone(_) => "Client closed request",
             Self::Throttled { .. } => "Model throttled",
             Self::ModelFailed { .. } => "Model error",
             Self::ModelTimeout(_) => "Model timeout",
@@ -185,6 +192,7 @@ impl InvocationError {
             | Self::InvalidUserId(details)
             | Self::SessionStoreUnavailable(details)
             | Self::SessionUnreadable(details)
+            | Self::ClientGone(details)
             | Self::ModelTimeout(details)
             | Self::Internal(details)
             | Self::NotFound(details)
@@ -232,6 +240,7 @@ impl From<AgentError> for InvocationError {
             },
             AgentError::ToolLoopCap { .. } => Self::Internal(error.to_string()),
             AgentError::InvalidInput(message) => Self::InvalidPayload(message),
+            AgentError::Disconnected => Self::ClientGone(error.to_string()),
         }
     }
 }
