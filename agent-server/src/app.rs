@@ -20,13 +20,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::stream::{BoxStream, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::entrypoint::{Entrypoint, Output};
 use crate::error::InvocationError;
 use crate::health::{BusyGuard, Health};
+use crate::stream_events::error_value;
 
 /// The runtime session id header.
 pub const SESSION_ID_HEADER: HeaderName =
@@ -70,11 +71,17 @@ impl AgentCoreApp {
         &self.health
     }
 
+    /// The entrypoint served.
+    pub(crate) fn entrypoint(&self) -> &dyn Entrypoint {
+        self.entrypoint.as_ref()
+    }
+
     /// The routes of the contract.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/invocations", post(invocations))
             .route("/ping", get(ping))
+            .route("/ws", get(crate::websocket::upgrade))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.max_body_bytes))
@@ -124,29 +131,22 @@ async fn invocations(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let busy = app.health.track();
-    let session_id = match session_id_of(&headers) {
-        Ok(id) => id,
+    let context = match context_of(&headers) {
+        Ok(context) => context,
         Err(error) => return error.into_response(),
     };
-    let user_id = match user_id_of(&headers) {
-        Ok(user_id) => user_id,
-        Err(error) => return error.into_response(),
-    };
-    let request_id = header_text(&headers, &REQUEST_ID_HEADER)
-        .filter(|id| !id.is_empty())
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let (session_id, request_id) = (context.session_id.clone(), context.request_id.clone());
     let span =
         tracing::info_span!("invocation", session_id = %session_id, request_id = %request_id);
     let started = Instant::now();
-    let context = RuntimeContext {
-        session_id: session_id.clone(),
-        request_id: request_id.clone(),
-        user_id,
-        request_headers: forwarded_headers(&headers),
-    };
+    let streaming = accepts_event_stream(&headers);
     let outcome = async {
         let payload = parse_payload(body, app.max_body_bytes)?;
-        app.entrypoint.invoke(payload, context).await
+        if streaming {
+            app.entrypoint.invoke_streaming(payload, context).await
+        } else {
+            app.entrypoint.invoke(payload, context).await
+        }
     }
     .instrument(span.clone())
     .await;
@@ -176,13 +176,45 @@ async fn invocations(
     response
 }
 
+/// The context a request's headers give: session id (generated when absent), request id
+/// (likewise), runtime user id and forwarded headers. A `/ws` handshake gives it the same way.
+pub(crate) fn context_of(headers: &HeaderMap) -> Result<RuntimeContext, InvocationError> {
+    let session_id = session_id_of(headers)?;
+    let user_id = user_id_of(headers)?;
+    let request_id = header_text(headers, &REQUEST_ID_HEADER)
+        .filter(|id| !id.is_empty())
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    Ok(RuntimeContext {
+        session_id,
+        request_id,
+        user_id,
+        request_headers: forwarded_headers(headers),
+    })
+}
+
+/// True when the client lists `text/event-stream` in `Accept` (the starter toolkit sends
+/// `text/event-stream, application/json`).
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|media| {
+            media
+                .split(';')
+                .next()
+                .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("text/event-stream"))
+        })
+}
+
 async fn ping(State(app): State<AgentCoreApp>) -> impl IntoResponse {
     Json(app.health.ping())
 }
 
 async fn not_found(uri: Uri) -> InvocationError {
     InvocationError::NotFound(format!(
-        "no route {}; this runtime serves POST /invocations and GET /ping",
+        "no route {}; this runtime serves POST /invocations, GET /ping and GET /ws",
         uri.path()
     ))
 }
@@ -273,11 +305,7 @@ fn event_stream_response(
                 Err(error) => {
                     *failed = true;
                     tracing::warn!(%error, "stream failed");
-                    json!({
-                        "error": error.to_string(),
-                        "error_type": error.kind(),
-                        "message": "An error occurred during streaming",
-                    })
+                    error_value(&error)
                 }
             };
             std::future::ready(Some(data))

@@ -16,11 +16,22 @@ use crate::error::InvocationError;
 /// Handles one invocation: the JSON payload and its runtime context in, an [`Output`] out.
 #[async_trait]
 pub trait Entrypoint: Send + Sync + 'static {
+    /// Answers a client that asked for one answer (`application/json`).
     async fn invoke(
         &self,
         payload: Value,
         context: RuntimeContext,
     ) -> Result<Output, InvocationError>;
+
+    /// Answers a client that takes events as they come (`Accept: text/event-stream`, or a
+    /// message on `/ws`). By default, the same as [`Entrypoint::invoke`].
+    async fn invoke_streaming(
+        &self,
+        payload: Value,
+        context: RuntimeContext,
+    ) -> Result<Output, InvocationError> {
+        self.invoke(payload, context).await
+    }
 }
 
 /// What an entrypoint answers.

@@ -19,7 +19,10 @@ pub mod config;
 pub mod entrypoint;
 pub mod error;
 pub mod health;
+pub mod stream_events;
+pub mod streamed;
 pub mod tutorial;
+mod websocket;
 
 pub use app::{
     AgentCoreApp, DEFAULT_MAX_BODY_BYTES, REQUEST_ID_HEADER, SESSION_ID_HEADER, USER_ID_HEADER,

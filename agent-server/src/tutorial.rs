@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use agent_core::{
-    Agent, AgentConfig, Model, RuntimeContext, SessionId, SessionKey, SessionOwner, SessionStore,
+    Agent, AgentConfig, AgentEvents, AgentReply, Model, NoEvents, RuntimeContext, SessionId,
+    SessionKey, SessionOwner, SessionStore, SessionTurn,
 };
 use agent_tools::{Clock, tutorial_tools};
 use async_trait::async_trait;
@@ -17,6 +18,8 @@ use serde_json::Value;
 
 use crate::entrypoint::{Entrypoint, Output};
 use crate::error::InvocationError;
+use crate::stream_events::result_value;
+use crate::streamed::spawn_streamed;
 
 /// The reference agent's system prompt, verbatim.
 pub const SYSTEM_PROMPT: &str = "\n    あなたは役立つアシスタントです。簡単な計算ができ、\n    天気を伝え、現在の時刻を提供することができます。\n    常にユーザーの名前を確認することから始めてください\n    ";
@@ -152,6 +155,41 @@ impl TutorialEntrypoint {
     }
 }
 
+impl TutorialEntrypoint {
+    /// Validates the payload and takes the session's turn: bad input never creates or changes a
+    /// session, and a busy or unreachable session store answers before any stream starts.
+    async fn begin(
+        &self,
+        payload: &Value,
+        context: RuntimeContext,
+    ) -> Result<(SessionTurn, String), InvocationError> {
+        let request = TutorialRequest::from_payload(payload)?;
+        let prompt = personalised_prompt(request.user_name, &request.prompt, &context.session_id);
+        let key = SessionKey::new(SessionOwner::user(request.user_id), context.session_id);
+        let turn = self.sessions.checkout(&key).await?;
+        Ok((turn, prompt))
+    }
+}
+
+/// Answers `prompt` in `turn`, reporting to `events`; keeps the exchange only if it succeeded.
+async fn run_turn(
+    agent: &Agent,
+    mut turn: SessionTurn,
+    prompt: &str,
+    events: &mut dyn AgentEvents,
+) -> Result<AgentReply, InvocationError> {
+    match agent.invoke_streaming_in(&mut turn, prompt, events).await {
+        Ok(reply) => {
+            turn.commit().await?;
+            Ok(reply)
+        }
+        Err(error) => {
+            turn.release().await;
+            Err(error.into())
+        }
+    }
+}
+
 #[async_trait]
 impl Entrypoint for TutorialEntrypoint {
     async fn invoke(
@@ -159,21 +197,22 @@ impl Entrypoint for TutorialEntrypoint {
         payload: Value,
         context: RuntimeContext,
     ) -> Result<Output, InvocationError> {
-        // Validate before touching any session, so bad input never creates or changes one.
-        let request = TutorialRequest::from_payload(&payload)?;
-        let prompt = personalised_prompt(request.user_name, &request.prompt, &context.session_id);
-        let key = SessionKey::new(SessionOwner::user(request.user_id), context.session_id);
-        let mut turn = self.sessions.checkout(&key).await?;
-        match self.agent.invoke_in(&mut turn, &prompt).await {
-            Ok(reply) => {
-                turn.commit().await?;
-                Ok(Output::Value(Value::String(reply.text)))
-            }
-            Err(error) => {
-                turn.release().await;
-                Err(error.into())
-            }
-        }
+        let (turn, prompt) = self.begin(&payload, context).await?;
+        let reply = run_turn(&self.agent, turn, &prompt, &mut NoEvents).await?;
+        Ok(Output::Value(Value::String(reply.text)))
+    }
+
+    async fn invoke_streaming(
+        &self,
+        payload: Value,
+        context: RuntimeContext,
+    ) -> Result<Output, InvocationError> {
+        let (turn, prompt) = self.begin(&payload, context).await?;
+        let agent = self.agent.clone();
+        Ok(spawn_streamed(move |mut events| async move {
+            let reply = run_turn(&agent, turn, &prompt, &mut events).await?;
+            Ok(result_value(&reply))
+        }))
     }
 }
 

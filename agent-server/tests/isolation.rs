@@ -1,5 +1,6 @@
 //! Isolation at scale, as a property: many sessions driven over HTTP with random interleavings
-//! and random concurrency (sometimes two clients racing on one session), every prompt carrying
+//! and random concurrency (sometimes two clients racing on one session, some sessions taking
+//! server-sent events and others one JSON answer), every prompt carrying
 //! its session's canary token. Every model request of a session must hold only that session's
 //! canaries, and each session's final history must equal what running its prompts, in the
 //! order they were served, through the agent alone would produce. The property holds for both
@@ -72,6 +73,8 @@ struct SessionPlan {
     clients: usize,
     /// Pause between a client's requests, in microseconds.
     pause_us: u64,
+    /// The session's clients take server-sent events rather than one JSON answer.
+    streaming: bool,
 }
 
 fn session_plan() -> impl Strategy<Value = SessionPlan> {
@@ -80,13 +83,17 @@ fn session_plan() -> impl Strategy<Value = SessionPlan> {
         prop::collection::vec(any::<bool>(), 1..=5),
         1usize..=2,
         0u64..1_500,
+        any::<bool>(),
     )
-        .prop_map(|(user_id, steps, clients, pause_us)| SessionPlan {
-            user_id,
-            steps,
-            clients,
-            pause_us,
-        })
+        .prop_map(
+            |(user_id, steps, clients, pause_us, streaming)| SessionPlan {
+                user_id,
+                steps,
+                clients,
+                pause_us,
+                streaming,
+            },
+        )
 }
 
 fn prompt(session: usize, step: usize, calc: bool) -> String {
@@ -117,19 +124,20 @@ async fn run_case(
                     .enumerate()
                     .filter(|(step, _)| step % plan.clients == client);
                 for (step, calc) in mine {
-                    let reply = server
-                        .ask(
-                            &id,
-                            &plan.user_id.to_string(),
-                            &prompt(session, step, *calc),
-                        )
-                        .await;
-                    assert_eq!(
-                        reply.status,
-                        200,
-                        "{:?}",
-                        String::from_utf8_lossy(&reply.bytes)
-                    );
+                    let (user, prompt) = (plan.user_id.to_string(), prompt(session, step, *calc));
+                    if plan.streaming {
+                        let events = server.ask_streaming(&id, &user, &prompt).await;
+                        let answer = &events.last().expect("a last event")["result"]["text"];
+                        assert!(answer.is_string(), "{events:?}");
+                    } else {
+                        let reply = server.ask(&id, &user, &prompt).await;
+                        assert_eq!(
+                            reply.status,
+                            200,
+                            "{:?}",
+                            String::from_utf8_lossy(&reply.bytes)
+                        );
+                    }
                     tokio::time::sleep(Duration::from_micros(plan.pause_us)).await;
                 }
             }));

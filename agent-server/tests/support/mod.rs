@@ -118,6 +118,27 @@ impl TestServer {
         .await
     }
 
+    /// The tutorial payload, asking for server-sent events; the `data:` values, in order.
+    pub async fn ask_streaming(&self, session: &str, user_id: &str, prompt: &str) -> Vec<Value> {
+        let response = self
+            .client
+            .post(self.url("/invocations"))
+            .header(SESSION_ID_HEADER, session)
+            .header("accept", "text/event-stream, application/json")
+            .json(&json!({"prompt": prompt, "user_id": user_id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        sse_values(&response.text().await.unwrap())
+    }
+
     /// GET /ping's body.
     pub async fn ping(&self) -> Value {
         let response = self.client.get(self.url("/ping")).send().await.unwrap();
@@ -210,6 +231,14 @@ impl agent_core::Model for GatedModel {
         let text = format!("{} messages", request.messages.len());
         Ok(agent_core::scripted::text_response(&text))
     }
+}
+
+/// The JSON values of the `data:` lines of a server-sent event stream.
+pub fn sse_values(body: &str) -> Vec<Value> {
+    body.split("\n\n")
+        .filter_map(|event| event.lines().find_map(|line| line.strip_prefix("data: ")))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect()
 }
 
 /// A response, read whole.

@@ -1,0 +1,118 @@
+//! `/ws`: the contract's WebSocket route (the reference's `@app.websocket`). The handshake's
+//! headers give the context, as a POST's do; each JSON text message is one invocation payload,
+//! answered by the same events as the event stream, each as one text message, ending with the
+//! `result` (or error) event. Bad input gets an error event and the socket stays usable; any
+//! number of invocations may follow on one socket, one at a time. A client that closes the socket
+//! mid-invocation stops it, so its session turn rolls back.
+
+use std::collections::VecDeque;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::app::{AgentCoreApp, context_of};
+use crate::entrypoint::Output;
+use crate::error::InvocationError;
+use crate::stream_events::error_value;
+
+/// Accepts the upgrade when the handshake's headers make a usable context.
+pub(crate) async fn upgrade(
+    State(app): State<AgentCoreApp>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    match context_of(&headers) {
+        Ok(context) => upgrade.on_upgrade(move |socket| serve(app, socket, context)),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// What the client sent: a payload to run, or the end of the conversation.
+enum Incoming {
+    Payload(String),
+    Closed,
+}
+
+async fn serve(app: AgentCoreApp, mut socket: WebSocket, context: agent_core::RuntimeContext) {
+    let mut waiting = VecDeque::new();
+    loop {
+        let text = match waiting.pop_front() {
+            Some(text) => text,
+            None => match receive(&mut socket).await {
+                Incoming::Payload(text) => text,
+                Incoming::Closed => return,
+            },
+        };
+        let _busy = app.health().track();
+        let payload: Value = match serde_json::from_str(&text) {
+            Ok(payload) => payload,
+            Err(error) => {
+                let error = InvocationError::InvalidJson(error.to_string());
+                if send(&mut socket, &error_value(&error)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let span = tracing::info_span!(
+            "invocation",
+            session_id = %context.session_id,
+            request_id = %context.request_id,
+            route = "/ws"
+        );
+        let outcome = app
+            .entrypoint()
+            .invoke_streaming(payload, context.clone())
+            .instrument(span)
+            .await;
+        let mut items = match outcome {
+            Ok(Output::Stream(items)) => items,
+            Ok(Output::Value(value)) => futures::stream::iter([Ok(value)]).boxed(),
+            Err(error) => futures::stream::iter([Err(error)]).boxed(),
+        };
+        // Forward the invocation's events; a client message meanwhile waits its turn, and a
+        // client that leaves drops `items`, which stops the invocation.
+        loop {
+            tokio::select! {
+                item = items.next() => {
+                    let Some(item) = item else { break };
+                    let (value, last) = match item {
+                        Ok(value) => (value, false),
+                        Err(error) => (error_value(&error), true),
+                    };
+                    if send(&mut socket, &value).await.is_err() {
+                        return;
+                    }
+                    if last {
+                        break;
+                    }
+                }
+                incoming = receive(&mut socket) => match incoming {
+                    Incoming::Payload(text) => waiting.push_back(text),
+                    Incoming::Closed => return,
+                },
+            }
+        }
+    }
+}
+
+/// The next payload, skipping pings, pongs and binary frames.
+async fn receive(socket: &mut WebSocket) -> Incoming {
+    while let Some(Ok(message)) = socket.recv().await {
+        match message {
+            Message::Text(text) => return Incoming::Payload(text.to_string()),
+            Message::Close(_) => return Incoming::Closed,
+            Message::Binary(_) | Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+    Incoming::Closed
+}
+
+async fn send(socket: &mut WebSocket, value: &Value) -> Result<(), axum::Error> {
+    socket.send(Message::Text(value.to_string().into())).await
+}

@@ -1,0 +1,203 @@
+//! The tutorial agent streaming to clients: server-sent events when `Accept` lists
+//! `text/event-stream`, the same events over `/ws`, today's JSON string otherwise — all three
+//! the same answer; a client that disconnects mid-stream stops the invocation and leaves its
+//! session unchanged and free.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
+use agent_core::{
+    AgentConfig, ConverseRequest, MemorySessionStore, Message, Model, ModelError, ModelEvent,
+    ModelEvents, ModelResponse, SessionConfig,
+};
+use agent_server::{AgentCoreApp, SESSION_ID_HEADER, TutorialEntrypoint};
+use agent_tools::Clock;
+use async_trait::async_trait;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use support::{TestServer, test_agent_config};
+use tokio_tungstenite::tungstenite;
+
+/// A prompt with "calc" gets a calculator round, then an answer naming the message count.
+fn model() -> ScriptedModel {
+    ScriptedModel::new(|messages: &[Message]| {
+        let last = messages.last().expect("a request has messages");
+        if let Some(result) = last.tool_results().next() {
+            return Ok(text_response(&format!(
+                "{} ({} messages)",
+                result.text(),
+                messages.len()
+            )));
+        }
+        if last.text().contains("calc") {
+            return Ok(tool_use_response(&[(
+                &format!("t{}", messages.len()),
+                "calculator",
+                json!({"expression": "2+5"}),
+            )]));
+        }
+        Ok(text_response(&format!("{} messages", messages.len())))
+    })
+}
+
+/// The tutorial server on `model`, its agent calling the model's streaming form.
+async fn streaming_server(model: Arc<dyn Model>) -> TestServer {
+    let config = AgentConfig {
+        model_streaming: true,
+        ..test_agent_config()
+    };
+    let store = MemorySessionStore::new(SessionConfig::default());
+    let entrypoint =
+        TutorialEntrypoint::with_model(model, Clock::Local, config, Arc::new(store.clone()));
+    let mut server = TestServer::start(AgentCoreApp::new(entrypoint)).await;
+    server.sessions = Some(Arc::new(store.clone()));
+    server.memory = Some(store);
+    server
+}
+
+#[tokio::test]
+async fn server_sent_events_carry_tool_calls_text_and_the_result_in_the_contract_format() {
+    let server = streaming_server(Arc::new(model())).await;
+    let events = server.ask_streaming("sse", "1", "calc 2+5").await;
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(
+        events[0],
+        json!({"tool_use": {"toolUseId": "t1", "name": "calculator", "input": {"expression": "2+5"}}})
+    );
+    assert_eq!(
+        events[1],
+        json!({"tool_result": {"toolUseId": "t1", "name": "calculator", "status": "success",
+               "content": [{"text": "Result: 7"}]}})
+    );
+    assert_eq!(events[2], json!("Result: 7 (3 messages)"));
+    assert_eq!(events[3]["result"]["text"], "Result: 7 (3 messages)");
+    assert_eq!(events[3]["result"]["stop_reason"], "end_turn");
+    assert_eq!(server.history("sse", "1").await.unwrap().len(), 4);
+}
+
+/// One invocation over `/ws`: the events answering `payload`, up to the last.
+async fn over_websocket(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    payload: &str,
+) -> Vec<Value> {
+    socket
+        .send(tungstenite::Message::Text(payload.into()))
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    while let Some(message) = socket.next().await {
+        let tungstenite::Message::Text(text) = message.unwrap() else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let last = value.get("result").is_some() || value.get("error").is_some();
+        events.push(value);
+        if last {
+            return events;
+        }
+    }
+    panic!("the socket closed mid-invocation: {events:?}");
+}
+
+#[tokio::test]
+async fn plain_json_server_sent_events_and_websocket_give_the_same_answer() {
+    let server = streaming_server(Arc::new(model())).await;
+    let plain = server.ask("plain", "1", "calc 2+5").await.text();
+    let streamed = server.ask_streaming("sse", "1", "calc 2+5").await;
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
+        "ws://{}/ws",
+        server.address
+    ))
+    .unwrap();
+    request
+        .headers_mut()
+        .insert(SESSION_ID_HEADER, "ws".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let payload = json!({"prompt": "calc 2+5", "user_id": "1"}).to_string();
+    let over_ws = over_websocket(&mut socket, &payload).await;
+
+    assert_eq!(plain, "Result: 7 (3 messages)");
+    assert_eq!(streamed.last().unwrap()["result"]["text"], plain);
+    assert_eq!(over_ws, streamed, "the same events on both transports");
+
+    // Bad input is an error event and the socket stays usable; invocations continue the session.
+    let bad = over_websocket(&mut socket, "{not json").await;
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0]["error_type"], "InvalidJson");
+    assert_eq!(bad[0]["message"], "An error occurred during streaming");
+    let unknown_user = over_websocket(&mut socket, r#"{"prompt": "hi", "user_id": "99"}"#).await;
+    assert_eq!(unknown_user[0]["error_type"], "InvalidPayload");
+    let again = over_websocket(
+        &mut socket,
+        &json!({"prompt": "hi", "user_id": "1"}).to_string(),
+    )
+    .await;
+    assert_eq!(again.last().unwrap()["result"]["text"], "5 messages");
+    assert_eq!(server.history("ws", "1").await.unwrap().len(), 6);
+}
+
+/// Streams one delta, then holds the turn open until the client goes away.
+struct StartsThenHangs;
+
+#[async_trait]
+impl Model for StartsThenHangs {
+    fn describe(&self) -> String {
+        "starts then hangs".into()
+    }
+
+    async fn converse(&self, _request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
+        unreachable!("this agent streams")
+    }
+
+    fn converse_stream<'a>(&'a self, request: ConverseRequest<'a>) -> ModelEvents<'a> {
+        if request
+            .messages
+            .last()
+            .is_some_and(|message| message.text().contains("hang"))
+        {
+            futures::stream::iter([Ok(ModelEvent::TextDelta("thinking…".into()))])
+                .chain(futures::stream::pending())
+                .boxed()
+        } else {
+            let answer = text_response(&format!("{} messages", request.messages.len()));
+            futures::stream::iter([Ok(ModelEvent::Completed(answer))]).boxed()
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_stream_stops_the_invocation_and_frees_the_session() {
+    let server = streaming_server(Arc::new(StartsThenHangs)).await;
+    assert_eq!(server.ask("s", "1", "first").await.text(), "1 messages");
+
+    let mut response = server
+        .client
+        .post(server.url("/invocations"))
+        .header(SESSION_ID_HEADER, "s")
+        .header("accept", "text/event-stream")
+        .json(&json!({"prompt": "hang", "user_id": "1"}))
+        .send()
+        .await
+        .unwrap();
+    let first = response.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("thinking…"));
+    assert_eq!(server.ping_status().await, "HealthyBusy");
+    drop(response);
+
+    // Nothing to wait on but the server noticing; bounded, and the outcome is not timed.
+    let started = Instant::now();
+    while server.ping_status().await != "Healthy" {
+        assert!(started.elapsed() < Duration::from_secs(10), "still busy");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        server.ask("s", "1", "second").await.text(),
+        "3 messages",
+        "the session is free and holds nothing of the abandoned turn"
+    );
+}
