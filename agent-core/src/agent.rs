@@ -45,7 +45,7 @@ impl Default for AgentConfig {
             window: SlidingWindow::default(),
             retry: RetryPolicy::default(),
             model_timeout: Duration::from_secs(120),
-            model_streaming: false,
+            model_streaming: true,
         }
     }
 }

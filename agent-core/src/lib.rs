@@ -24,6 +24,7 @@ pub mod replay;
 pub mod retry;
 pub mod scripted;
 pub mod session;
+pub mod stream_frames;
 #[cfg(feature = "bedrock")]
 pub mod stream_wire;
 pub mod tool;

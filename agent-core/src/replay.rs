@@ -20,6 +20,7 @@ use thiserror::Error;
 
 use crate::message::{Message, Role};
 use crate::model::{ConverseRequest, Model, ModelError, ModelResponse};
+use crate::stream_frames::{StreamFrame, frames_for};
 use crate::wire::ConverseResponseBody;
 
 /// The folder of a scenario that holds its recordings.
@@ -108,8 +109,12 @@ pub struct Recording {
     pub name: String,
     /// The request it answers.
     pub answers: Expectation,
-    /// Bedrock's response body, served as it is.
+    /// Bedrock's Converse response body, served as it is.
     pub response: Value,
+    /// The same answer as ConverseStream sends it, when recorded: the stream's messages in
+    /// order. Without it, a stream is derived from `response`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<Vec<StreamFrame>>,
 }
 
 impl Recording {
@@ -237,6 +242,16 @@ impl RecordingSet {
         self.position(messages).map(|index| &self.recordings[index])
     }
 
+    /// The ConverseStream messages answering a request with these messages: the recorded
+    /// stream, or one derived from the recorded response in pieces of eight characters.
+    pub fn stream_of(&self, messages: &[Message]) -> Result<Vec<StreamFrame>, Box<Unmatched>> {
+        let index = self.position(messages)?;
+        Ok(self.recordings[index]
+            .stream
+            .clone()
+            .unwrap_or_else(|| frames_for(&self.responses[index], 8)))
+    }
+
     /// The recorded model answer to a request with these messages.
     pub fn answer(&self, messages: &[Message]) -> Result<&ModelResponse, Box<Unmatched>> {
         self.position(messages).map(|index| &self.responses[index])
@@ -323,6 +338,7 @@ mod tests {
                 "stopReason": "end_turn",
                 "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
             }),
+            stream: None,
         }
     }
 

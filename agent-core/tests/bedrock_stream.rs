@@ -1,9 +1,8 @@
 //! `BedrockModel::converse_stream` through the real AWS SDK client against wiremock serving
 //! ConverseStream bodies as Bedrock frames them (binary event-stream messages with CRCs).
 
-use agent_core::stream_wire::{
-    EVENT_STREAM_CONTENT_TYPE, StreamFrame, encode_stream_body, frames_for,
-};
+use agent_core::stream_frames::{StreamFrame, frames_for};
+use agent_core::stream_wire::{EVENT_STREAM_CONTENT_TYPE, encode_stream_body};
 use agent_core::{
     BedrockModel, ContentBlock, ConverseRequest, DEFAULT_MODEL_ID, Message, Model, ModelError,
     ModelEvent, ModelResponse, Role, StopReason, ToolUse, Usage,

@@ -172,6 +172,8 @@ async fn a_throttled_call_is_retried_through_the_agent_and_then_succeeds() {
 
     let agent = Agent::builder(Arc::new(model_for(&server).await))
         .config(AgentConfig {
+            // Converse; ConverseStream has its own suite (bedrock_stream.rs).
+            model_streaming: false,
             retry: RetryPolicy {
                 max_attempts: 3,
                 initial_delay: Duration::from_millis(5),

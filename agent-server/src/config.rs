@@ -74,7 +74,7 @@ pub struct ServerConfig {
     #[arg(long, env = "AGENT_SERVER_MAX_LIFETIME_SECS", default_value_t = 8 * 60 * 60)]
     pub max_lifetime_secs: u64,
     /// Call Bedrock's ConverseStream (`true`, as the reference agent does) or Converse (`false`).
-    #[arg(long, env = "BEDROCK_MODEL_STREAMING", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "BEDROCK_MODEL_STREAMING", default_value_t = true, action = clap::ArgAction::Set)]
     pub model_streaming: bool,
     /// Seconds one model call may take (and, when streaming, may stay silent).
     #[arg(long, env = "AGENT_SERVER_MODEL_TIMEOUT_SECS", default_value_t = 120)]

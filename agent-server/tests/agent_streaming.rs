@@ -201,3 +201,95 @@ async fn a_client_that_disconnects_mid_stream_stops_the_invocation_and_frees_the
         "the session is free and holds nothing of the abandoned turn"
     );
 }
+
+/// Bedrock on wiremock answering ConverseStream calls with queued responses, in order.
+#[derive(Clone, Default)]
+struct QueuedBedrock(Arc<std::sync::Mutex<std::collections::VecDeque<wiremock::ResponseTemplate>>>);
+
+impl wiremock::Respond for QueuedBedrock {
+    fn respond(&self, _request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        self.0
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("a response is queued for every call")
+    }
+}
+
+fn event_stream(frames: &[agent_core::stream_frames::StreamFrame]) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_raw(
+        agent_core::stream_wire::encode_stream_body(frames),
+        agent_core::stream_wire::EVENT_STREAM_CONTENT_TYPE,
+    )
+}
+
+#[tokio::test]
+async fn through_bedrock_a_throttled_start_is_retried_and_a_failure_after_text_ends_the_stream_cleanly()
+ {
+    use agent_core::stream_frames::{StreamFrame, frames_for};
+
+    let queue = QueuedBedrock::default();
+    let answer = frames_for(&text_response("Mairaさん、晴れです。"), 4);
+    let mut failing = answer[..3].to_vec();
+    failing.push(StreamFrame::exception(
+        "modelStreamErrorException",
+        "the model stopped",
+    ));
+    let body = agent_core::stream_wire::encode_stream_body(&answer);
+    let cut = wiremock::ResponseTemplate::new(200).set_body_raw(
+        body[..body.len() / 2].to_vec(),
+        agent_core::stream_wire::EVENT_STREAM_CONTENT_TYPE,
+    );
+    queue.0.lock().unwrap().extend([
+        wiremock::ResponseTemplate::new(429)
+            .insert_header("x-amzn-ErrorType", "ThrottlingException")
+            .set_body_json(json!({"message": "Too many requests"})),
+        event_stream(&answer),
+        event_stream(&failing),
+        cut,
+    ]);
+    let bedrock = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path_regex(
+            "^/model/[^/]+/converse-stream$",
+        ))
+        .respond_with(queue.clone())
+        .mount(&bedrock)
+        .await;
+    let model =
+        agent_core::BedrockModel::for_local_endpoint(&bedrock.uri(), agent_core::DEFAULT_MODEL_ID)
+            .await;
+    let server = streaming_server(Arc::new(model)).await;
+
+    let events = server.ask_streaming("b", "1", "天気は?").await;
+    let text: String = events.iter().filter_map(Value::as_str).collect();
+    assert_eq!(
+        text, "Mairaさん、晴れです。",
+        "streamed in pieces: {events:?}"
+    );
+    assert!(events.len() > 3);
+    assert_eq!(events.last().unwrap()["result"]["text"], text);
+    assert_eq!(
+        bedrock.received_requests().await.unwrap().len(),
+        2,
+        "the 429 was retried"
+    );
+
+    for (case, says) in [
+        ("failure after text", "the model stopped"),
+        ("cut mid-frame", ""),
+    ] {
+        let events = server.ask_streaming("b", "1", "もう一度?").await;
+        let last = events.last().unwrap();
+        assert_eq!(last["error_type"], "ModelFailed", "{case}: {events:?}");
+        assert!(
+            last["error"].as_str().unwrap().contains(says),
+            "{case}: {last}"
+        );
+        assert_eq!(
+            server.history("b", "1").await.unwrap().len(),
+            2,
+            "{case}: the failed turn was rolled back"
+        );
+    }
+}

@@ -84,7 +84,7 @@ async fn the_standard_aws_endpoint_override_reaches_a_local_bedrock() {
         .mount(&bedrock)
         .await;
     let server = Process::start_with(
-        &[],
+        &["--model-streaming", "false"],
         &[
             ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &bedrock.uri()),
             ("AWS_ACCESS_KEY_ID", "AKIDLOCALSTANDIN"),

@@ -152,7 +152,14 @@ async fn a_replica_killed_mid_invocation_frees_the_session_once_its_lease_expire
     let redis = RedisServer::start();
     let bedrock = bedrock_that_hangs_on_the_second_turn().await;
     let mut doomed = Process::start_with(
-        &["--session-store", &redis.url(), "--session-lease-secs", "1"],
+        &[
+            "--session-store",
+            &redis.url(),
+            "--session-lease-secs",
+            "1",
+            "--model-streaming",
+            "false",
+        ],
         &[
             ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &bedrock.uri()),
             ("AWS_ACCESS_KEY_ID", "AKIDLOCALSTANDIN"),

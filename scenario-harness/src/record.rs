@@ -67,6 +67,7 @@ impl RecordingModel {
                     call.latency_ms,
                 ))
                 .unwrap_or_default(),
+                stream: None,
             })
             .collect()
     }

@@ -1,7 +1,10 @@
 //! Bedrock, played by wiremock from recordings.
 //!
 //! Every Converse request is parsed and answered only by the recording whose expectation it
-//! meets ([`RecordingSet::find`], the rule the server's `--replay` uses too). A request that
+//! meets ([`RecordingSet::find`], the rule the server's `--replay` uses too); a ConverseStream
+//! request gets the same recording as a real `application/vnd.amazon.eventstream` body — its
+//! recorded stream, or one derived from its response — so the SDK reads it as it reads Bedrock's.
+//! A request that
 //! matches nothing is answered as Bedrock answers an invalid request (400
 //! `ValidationException`) carrying the request's summary and the nearest recording, and is kept
 //! so the harness can report it.
@@ -9,6 +12,7 @@
 use std::sync::{Arc, Mutex};
 
 use agent_core::replay::{RecordingSet, Unmatched};
+use agent_core::stream_wire::{EVENT_STREAM_CONTENT_TYPE, encode_stream_body};
 use agent_core::wire::ConverseBody;
 use serde_json::json;
 use wiremock::matchers::{method, path_regex};
@@ -20,9 +24,12 @@ pub struct BedrockStandIn {
     unmatched: Arc<Mutex<Vec<Unmatched>>>,
 }
 
+#[derive(Clone)]
 struct Replayer {
-    recordings: RecordingSet,
+    recordings: Arc<RecordingSet>,
     unmatched: Arc<Mutex<Vec<Unmatched>>>,
+    /// Answer as ConverseStream rather than Converse.
+    streaming: bool,
 }
 
 impl Respond for Replayer {
@@ -35,17 +42,24 @@ impl Respond for Replayer {
                 ));
             }
         };
-        match self.recordings.find(&body.messages) {
-            Ok(recording) => ResponseTemplate::new(200).set_body_json(&recording.response),
-            Err(unmatched) => {
-                let message = unmatched.to_string();
-                self.unmatched
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(*unmatched);
-                validation_error(&message)
-            }
-        }
+        let answer = if self.streaming {
+            self.recordings.stream_of(&body.messages).map(|frames| {
+                ResponseTemplate::new(200)
+                    .set_body_raw(encode_stream_body(&frames), EVENT_STREAM_CONTENT_TYPE)
+            })
+        } else {
+            self.recordings
+                .find(&body.messages)
+                .map(|recording| ResponseTemplate::new(200).set_body_json(&recording.response))
+        };
+        answer.unwrap_or_else(|unmatched| {
+            let message = unmatched.to_string();
+            self.unmatched
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(*unmatched);
+            validation_error(&message)
+        })
     }
 }
 
@@ -60,11 +74,21 @@ impl BedrockStandIn {
     pub async fn start(recordings: RecordingSet) -> Self {
         let server = MockServer::start().await;
         let unmatched = Arc::new(Mutex::new(Vec::new()));
+        let replayer = Replayer {
+            recordings: Arc::new(recordings),
+            unmatched: unmatched.clone(),
+            streaming: false,
+        };
         Mock::given(method("POST"))
             .and(path_regex("^/model/[^/]+/converse$"))
+            .respond_with(replayer.clone())
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex("^/model/[^/]+/converse-stream$"))
             .respond_with(Replayer {
-                recordings,
-                unmatched: unmatched.clone(),
+                streaming: true,
+                ..replayer
             })
             .mount(&server)
             .await;
@@ -76,7 +100,7 @@ impl BedrockStandIn {
         self.server.uri()
     }
 
-    /// Every Converse request received so far, in order.
+    /// Every Converse and ConverseStream request received so far, in order.
     pub async fn requests(&self) -> Vec<ConverseBody> {
         self.server
             .received_requests()

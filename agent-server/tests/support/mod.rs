@@ -32,9 +32,11 @@ pub struct TestServer {
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Agent limits for tests: quick retries, a 2 s model timeout.
+/// Agent limits for tests: quick retries, a 2 s model timeout, the model's plain (Converse)
+/// call; tests of streaming turn `model_streaming` on.
 pub fn test_agent_config() -> AgentConfig {
     AgentConfig {
+        model_streaming: false,
         retry: RetryPolicy {
             max_attempts: 3,
             initial_delay: Duration::from_millis(5),
