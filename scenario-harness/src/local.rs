@@ -17,7 +17,7 @@ use anyhow::Context;
 use tokio::sync::oneshot;
 
 use crate::report::Report;
-use crate::runner::drive;
+use crate::runner::{Transport, drive};
 use crate::script::Script;
 use crate::stand_in::BedrockStandIn;
 
@@ -40,14 +40,16 @@ pub fn clock_of(script: &Script) -> anyhow::Result<Clock> {
     }
 }
 
-/// Replays the scenario in `scenario_dir` against the tutorial server.
+/// Replays the scenario in `scenario_dir` against the tutorial server, one JSON answer a step.
 pub async fn run_local(scenario_dir: &Path) -> anyhow::Result<Report> {
-    run_local_with(scenario_dir, tutorial_app).await
+    run_local_with(scenario_dir, Transport::Json, tutorial_app).await
 }
 
-/// Replays the scenario against the server that `build` makes from the model and clock.
+/// Replays the scenario over `transport` against the server that `build` makes from the model
+/// and clock.
 pub async fn run_local_with(
     scenario_dir: &Path,
+    transport: Transport,
     build: impl FnOnce(Arc<dyn Model>, Clock) -> AgentCoreApp,
 ) -> anyhow::Result<Report> {
     let script = Script::load(scenario_dir)?;
@@ -57,7 +59,7 @@ pub async fn run_local_with(
     let app = build(Arc::new(model), clock_of(&script)?);
     let steps = with_server(app, |address| {
         let script = script.clone();
-        async move { drive(&format!("http://{address}"), &script, |_, _| {}).await }
+        async move { drive(&format!("http://{address}"), &script, transport, |_, _| {}).await }
     })
     .await?;
     Ok(Report::new(

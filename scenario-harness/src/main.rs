@@ -7,7 +7,10 @@ use std::sync::Arc;
 use agent_core::{BedrockModel, DEFAULT_MODEL_ID};
 use clap::Parser;
 use scenario_harness::report::Ids;
-use scenario_harness::{Report, Script, record, run_local, runner, tutorial_dir};
+use scenario_harness::runner::Transport;
+use scenario_harness::{
+    Report, Script, record, run_local_with, runner, tutorial_app, tutorial_dir,
+};
 
 /// Replays a scenario against the agent server and checks every answer and Bedrock request.
 ///
@@ -24,6 +27,12 @@ struct Args {
     /// Run against live Bedrock (AWS credentials required) and write fresh recordings here.
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
+    /// How to take the answers: one JSON answer, server-sent events, or the /ws WebSocket.
+    #[arg(long, value_enum, default_value_t = Transport::Json)]
+    transport: Transport,
+    /// Take the answers as server-sent events (the same as `--transport event-stream`).
+    #[arg(long, conflicts_with = "transport")]
+    stream: bool,
     /// Bedrock model id for --record.
     #[arg(long, env = "BEDROCK_MODEL_ID", default_value = DEFAULT_MODEL_ID)]
     model_id: String,
@@ -45,14 +54,19 @@ async fn main() -> anyhow::Result<ExitCode> {
 }
 
 async fn run(args: &Args) -> anyhow::Result<Report> {
+    let transport = if args.stream {
+        Transport::EventStream
+    } else {
+        args.transport
+    };
     if let Some(url) = &args.url {
         let script = Script::load(&args.scenario)?;
-        let steps = runner::drive(url, &script, |_, _| {}).await?;
+        let steps = runner::drive(url, &script, transport, |_, _| {}).await?;
         return Ok(Report::new(&script, steps, None, Vec::new()));
     }
     if let Some(out_dir) = &args.record {
         let model = BedrockModel::from_env(&args.model_id).await;
         return record::record(&args.scenario, out_dir, Arc::new(model)).await;
     }
-    run_local(&args.scenario).await
+    run_local_with(&args.scenario, transport, tutorial_app).await
 }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 
 use crate::local::{clock_of, tutorial_app, with_server};
 use crate::report::Report;
-use crate::runner::drive;
+use crate::runner::{Transport, drive};
 use crate::script::{SCRIPT_FILE, Script};
 
 /// One model call as it happened.
@@ -150,9 +150,12 @@ pub async fn record(
         let recorder = recorder.clone();
         let script = script.clone();
         async move {
-            drive(&format!("http://{address}"), &script, |session, _| {
-                recorder.set_label(&session.label)
-            })
+            drive(
+                &format!("http://{address}"),
+                &script,
+                Transport::Json,
+                |session, _| recorder.set_label(&session.label),
+            )
             .await
         }
     })

@@ -13,6 +13,7 @@ use agent_tools::Clock;
 use scenario_harness::local::with_server;
 use scenario_harness::record::record;
 use scenario_harness::report::Ids;
+use scenario_harness::runner::Transport;
 use scenario_harness::stand_in::BedrockStandIn;
 use scenario_harness::{Report, Script, run_local, run_local_with, runner, tutorial_dir};
 use serde_json::Value;
@@ -120,7 +121,7 @@ fn shared_conversation_app(model: Arc<dyn Model>, clock: Clock) -> AgentCoreApp 
 
 #[tokio::test]
 async fn a_server_sharing_one_conversation_across_sessions_is_caught() {
-    let report = run_local_with(&tutorial_dir(), shared_conversation_app)
+    let report = run_local_with(&tutorial_dir(), Transport::Json, shared_conversation_app)
         .await
         .unwrap();
     assert!(
@@ -160,7 +161,15 @@ async fn url_mode_checks_any_server_here_the_replay_mode_of_agent_server() {
     let script = Script::load(&tutorial_dir()).unwrap();
     let steps = with_server(app, |address| {
         let script = script.clone();
-        async move { runner::drive(&format!("http://{address}"), &script, |_, _| {}).await }
+        async move {
+            runner::drive(
+                &format!("http://{address}"),
+                &script,
+                Transport::Json,
+                |_, _| {},
+            )
+            .await
+        }
     })
     .await
     .unwrap();
@@ -242,4 +251,28 @@ fn tempdir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("scenario-harness-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[tokio::test]
+async fn the_tutorial_answers_the_same_as_json_as_server_sent_events_and_over_a_websocket() {
+    let mut answers = Vec::new();
+    for transport in [
+        Transport::Json,
+        Transport::EventStream,
+        Transport::WebSocket,
+    ] {
+        let report = run_local_with(&tutorial_dir(), transport, scenario_harness::tutorial_app)
+            .await
+            .unwrap();
+        assert_passed(&report);
+        let texts: Vec<String> = report
+            .steps
+            .iter()
+            .map(|step| step.answer.clone())
+            .collect();
+        answers.push(texts);
+    }
+    assert_eq!(answers[0].len(), 5);
+    assert_eq!(answers[0], answers[1], "plain and server-sent events");
+    assert_eq!(answers[0], answers[2], "plain and WebSocket");
 }
