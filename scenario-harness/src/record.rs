@@ -1,15 +1,21 @@
 //! `--record`: runs a script against a live model and writes its calls as recordings in the
-//! fixture format, so a scenario can be re-recorded after its prompts change.
+//! fixture format, so a scenario can be re-recorded after its prompts change. With the agent on
+//! the model's streaming form (the default) each recording also keeps the stream: the text
+//! pieces as they arrived, each tool use's input in one piece.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use agent_core::replay::{Expectation, RECORDINGS_DIR, Recording, RequestSummary};
+use agent_core::stream_frames::{StreamFrame, frames_as_received};
 use agent_core::wire::ConverseResponseBody;
-use agent_core::{ConverseRequest, Message, Model, ModelError, ModelResponse};
+use agent_core::{
+    ConverseRequest, Message, Model, ModelError, ModelEvent, ModelEvents, ModelResponse,
+};
 use anyhow::Context;
 use async_trait::async_trait;
+use futures::StreamExt;
 
 use crate::local::{clock_of, tutorial_app, with_server};
 use crate::report::Report;
@@ -23,6 +29,8 @@ struct Call {
     messages: Vec<Message>,
     response: ModelResponse,
     latency_ms: u64,
+    /// The call as it streamed, when it did.
+    stream: Option<Vec<StreamFrame>>,
 }
 
 /// Wraps a model and keeps every successful call.
@@ -67,7 +75,7 @@ impl RecordingModel {
                     call.latency_ms,
                 ))
                 .unwrap_or_default(),
-                stream: None,
+                stream: call.stream.clone(),
             })
             .collect()
     }
@@ -82,21 +90,51 @@ impl Model for RecordingModel {
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         let started = Instant::now();
         let response = self.inner.converse(request).await?;
+        self.keep(request.messages, &response, started, None);
+        Ok(response)
+    }
+
+    fn converse_stream<'a>(&'a self, request: ConverseRequest<'a>) -> ModelEvents<'a> {
+        let started = Instant::now();
+        let mut deltas = Vec::new();
+        self.inner
+            .converse_stream(request)
+            .inspect(move |event| match event {
+                Ok(ModelEvent::TextDelta(text)) => deltas.push(text.clone()),
+                Ok(ModelEvent::Completed(response)) => {
+                    let stream = frames_as_received(response, &deltas);
+                    self.keep(request.messages, response, started, Some(stream));
+                }
+                Err(_) => {}
+            })
+            .boxed()
+    }
+}
+
+impl RecordingModel {
+    /// Keeps one successful call.
+    fn keep(
+        &self,
+        messages: &[Message],
+        response: &ModelResponse,
+        started: Instant,
+        stream: Option<Vec<StreamFrame>>,
+    ) {
         let call = Call {
             session_label: self
                 .current_label
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .clone(),
-            messages: request.messages.to_vec(),
+            messages: messages.to_vec(),
             response: response.clone(),
             latency_ms: started.elapsed().as_millis() as u64,
+            stream,
         };
         self.calls
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(call);
-        Ok(response)
     }
 }
 

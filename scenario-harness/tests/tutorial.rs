@@ -182,6 +182,19 @@ async fn url_mode_checks_any_server_here_the_replay_mode_of_agent_server() {
     );
 }
 
+/// The text deltas of a recording's stream, in order.
+fn text_pieces(recording: &agent_core::replay::Recording) -> Vec<Value> {
+    use agent_core::stream_frames::StreamFrame;
+    let frames = recording.stream.as_deref().expect("a recorded stream");
+    frames
+        .iter()
+        .filter_map(|frame| match frame {
+            StreamFrame::Event { payload, .. } => payload["delta"].get("text").cloned(),
+            StreamFrame::Exception { .. } => None,
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn record_mode_writes_recordings_that_replay_the_same() {
     let original = RecordingSet::load(&tutorial_dir()).unwrap();
@@ -199,6 +212,12 @@ async fn record_mode_writes_recordings_that_replay_the_same() {
             new.model_response().unwrap(),
             old.model_response().unwrap(),
             "{}",
+            new.name
+        );
+        assert_eq!(
+            text_pieces(new),
+            text_pieces(old),
+            "{}: the stream's text as it arrived",
             new.name
         );
     }
