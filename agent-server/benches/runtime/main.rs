@@ -11,9 +11,13 @@
 //! The model answers instantly in process with the tutorial's calculator turn (one tool round,
 //! two model calls), so the figures are the runtime's own cost.
 //!
-//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis]`
+//! - streaming: from the model's first text delta to the client receiving it over SSE, and
+//!   throughput at 8 clients as server-sent events beside plain JSON (`streaming_figures.rs`).
+//!
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming]`
 
 mod redis_figures;
+mod streaming_figures;
 // The tests' helper, of which the bench needs only starting a server and a connection.
 #[allow(dead_code)]
 #[path = "../../tests/support/redis.rs"]
@@ -126,6 +130,9 @@ fn main() {
     if wants("redis") {
         redis_figures::redis();
     }
+    if wants("streaming") {
+        streaming_figures::streaming();
+    }
 }
 
 fn available_cores() -> usize {
@@ -184,6 +191,14 @@ fn throughput() {
 fn serve_in_background(
     sessions: impl FnOnce() -> Arc<dyn SessionStore> + Send + 'static,
 ) -> (SocketAddr, std::thread::JoinHandle<()>) {
+    serve_app_in_background(|| AgentCoreApp::new(entrypoint(sessions())))
+}
+
+/// Starts the app `build` makes (on the server's runtime) on its own 2-thread runtime; returns
+/// its address.
+fn serve_app_in_background(
+    build: impl FnOnce() -> AgentCoreApp + Send + 'static,
+) -> (SocketAddr, std::thread::JoinHandle<()>) {
     let (sender, receiver) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -192,7 +207,7 @@ fn serve_in_background(
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let app = AgentCoreApp::new(entrypoint(sessions()));
+            let app = build();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             sender.send(listener.local_addr().unwrap()).unwrap();
             app.serve(listener, std::future::pending()).await.unwrap();
@@ -204,6 +219,23 @@ fn serve_in_background(
 /// Every response must be this exact body, so only complete, correct invocations count.
 const EXPECTED_ANSWER: &str = "\"Mairaさん、2+5の答えは7です。\"";
 
+/// True when a server-sent event stream ends with the `result` event of the expected answer.
+fn ends_with_the_expected_result(body: &[u8]) -> bool {
+    let body = String::from_utf8_lossy(body);
+    let Some(last) = body.trim_end().rsplit("\n\n").next() else {
+        return false;
+    };
+    let Some(data) = last.strip_prefix("data: ") else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(data).is_ok_and(|event| {
+        event["result"]["text"].as_str()
+            == EXPECTED_ANSWER
+                .strip_prefix('"')
+                .and_then(|answer| answer.strip_suffix('"'))
+    })
+}
+
 struct LoadResult {
     per_second: f64,
     p50: Duration,
@@ -211,7 +243,20 @@ struct LoadResult {
     errors: usize,
 }
 
+/// The load of [`load_with`] on plain JSON answers.
 async fn load(address: SocketAddr, clients: usize, shared: bool, run: usize) -> LoadResult {
+    load_with(address, clients, shared, run, false).await
+}
+
+/// `clients` clients invoking in a loop, each on its own session or all on one; with
+/// `events`, asking for server-sent events and checking the `result` event instead.
+async fn load_with(
+    address: SocketAddr,
+    clients: usize,
+    shared: bool,
+    run: usize,
+    events: bool,
+) -> LoadResult {
     let url = format!("http://{address}/invocations");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
@@ -231,21 +276,30 @@ async fn load(address: SocketAddr, clients: usize, shared: bool, run: usize) -> 
                 let mut latencies = Vec::new();
                 let mut errors = 0;
                 let body = json!({"prompt": "2+5の答えは?", "user_id": "1"}).to_string();
+                let accept = if events {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                };
                 while started.elapsed() < WARM_UP + MEASURE {
                     let sent = Instant::now();
                     let ok = match client
                         .post(&url)
                         .header(SESSION_ID_HEADER, &session)
+                        .header("accept", accept)
                         .body(body.clone())
                         .send()
                         .await
                     {
                         Ok(response) => {
                             response.status() == 200
-                                && response
-                                    .bytes()
-                                    .await
-                                    .is_ok_and(|body| body == EXPECTED_ANSWER.as_bytes())
+                                && response.bytes().await.is_ok_and(|body| {
+                                    if events {
+                                        ends_with_the_expected_result(&body)
+                                    } else {
+                                        body == EXPECTED_ANSWER.as_bytes()
+                                    }
+                                })
                         }
                         Err(_) => false,
                     };
