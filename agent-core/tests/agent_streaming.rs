@@ -239,3 +239,63 @@ async fn a_stream_that_falls_silent_times_out() {
     assert_eq!(events, [AgentEvent::TextDelta("and then".into())]);
     assert!(conversation.is_empty());
 }
+
+/// Streams as many deltas as it is asked for, counting them.
+struct Endless(Arc<AtomicU32>);
+
+#[async_trait]
+impl Model for Endless {
+    fn describe(&self) -> String {
+        "endless".into()
+    }
+
+    async fn converse(&self, _request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
+        unreachable!("this agent streams")
+    }
+
+    fn converse_stream<'a>(&'a self, _request: ConverseRequest<'a>) -> ModelEvents<'a> {
+        let pulled = self.0.clone();
+        stream::repeat_with(move || {
+            let n = pulled.fetch_add(1, Ordering::SeqCst);
+            if n < 1_000 {
+                Ok(ModelEvent::TextDelta(format!("{n} ")))
+            } else {
+                Ok(ModelEvent::Completed(text_response("done")))
+            }
+        })
+        .boxed()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reader_that_does_not_read_holds_the_model_stream_back() {
+    let pulled = Arc::new(AtomicU32::new(0));
+    let agent = Arc::new(agent(Arc::new(Endless(pulled.clone()))));
+    let (mut sender, mut receiver) = mpsc::channel(2);
+    let running = tokio::spawn({
+        let agent = agent.clone();
+        async move {
+            let mut conversation = Conversation::new();
+            agent
+                .invoke_streaming(&mut conversation, "go", &mut sender)
+                .await
+                .map(|reply| reply.text)
+        }
+    });
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!running.is_finished());
+    let held = pulled.load(Ordering::SeqCst);
+    assert!(
+        held <= 4,
+        "the model was read {held} deltas ahead of the reader"
+    );
+
+    let mut read = 0;
+    while receiver.recv().await.is_some() {
+        read += 1;
+    }
+    assert_eq!(read, 1_000);
+    assert_eq!(running.await.unwrap().unwrap(), "done");
+}

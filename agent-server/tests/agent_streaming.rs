@@ -293,3 +293,36 @@ async fn through_bedrock_a_throttled_start_is_retried_and_a_failure_after_text_e
         );
     }
 }
+
+#[tokio::test]
+async fn a_websocket_closed_mid_invocation_stops_it_and_frees_the_session() {
+    let server = streaming_server(Arc::new(StartsThenHangs)).await;
+    assert_eq!(server.ask("w", "1", "first").await.text(), "1 messages");
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
+        "ws://{}/ws",
+        server.address
+    ))
+    .unwrap();
+    request
+        .headers_mut()
+        .insert(SESSION_ID_HEADER, "w".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+        .send(tungstenite::Message::Text(
+            json!({"prompt": "hang", "user_id": "1"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    let first = socket.next().await.unwrap().unwrap();
+    assert_eq!(first.into_text().unwrap().as_str(), "\"thinking…\"");
+    assert_eq!(server.ping_status().await, "HealthyBusy");
+    socket.close(None).await.unwrap();
+    drop(socket);
+
+    let started = Instant::now();
+    while server.ping_status().await != "Healthy" {
+        assert!(started.elapsed() < Duration::from_secs(10), "still busy");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(server.ask("w", "1", "second").await.text(), "3 messages");
+}
