@@ -78,13 +78,22 @@ async fn server_sent_events_carry_tool_calls_text_and_the_result_in_the_contract
     assert_eq!(server.history("sse", "1").await.unwrap().len(), 4);
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `/ws` connection whose handshake names `session`.
+async fn open_socket(server: &TestServer, session: &str) -> Socket {
+    let url = format!("ws://{}/ws", server.address);
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    request
+        .headers_mut()
+        .insert(SESSION_ID_HEADER, session.parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+}
+
 /// One invocation over `/ws`: the events answering `payload`, up to the last.
-async fn over_websocket(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    payload: &str,
-) -> Vec<Value> {
+async fn over_websocket(socket: &mut Socket, payload: &str) -> Vec<Value> {
     socket
         .send(tungstenite::Message::Text(payload.into()))
         .await
@@ -109,15 +118,7 @@ async fn plain_json_server_sent_events_and_websocket_give_the_same_answer() {
     let server = streaming_server(Arc::new(model())).await;
     let plain = server.ask("plain", "1", "calc 2+5").await.text();
     let streamed = server.ask_streaming("sse", "1", "calc 2+5").await;
-    let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "ws://{}/ws",
-        server.address
-    ))
-    .unwrap();
-    request
-        .headers_mut()
-        .insert(SESSION_ID_HEADER, "ws".parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = open_socket(&server, "ws").await;
     let payload = json!({"prompt": "calc 2+5", "user_id": "1"}).to_string();
     let over_ws = over_websocket(&mut socket, &payload).await;
 
@@ -298,15 +299,7 @@ async fn through_bedrock_a_throttled_start_is_retried_and_a_failure_after_text_e
 async fn a_websocket_closed_mid_invocation_stops_it_and_frees_the_session() {
     let server = streaming_server(Arc::new(StartsThenHangs)).await;
     assert_eq!(server.ask("w", "1", "first").await.text(), "1 messages");
-    let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "ws://{}/ws",
-        server.address
-    ))
-    .unwrap();
-    request
-        .headers_mut()
-        .insert(SESSION_ID_HEADER, "w".parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = open_socket(&server, "w").await;
     socket
         .send(tungstenite::Message::Text(
             json!({"prompt": "hang", "user_id": "1"}).to_string().into(),

@@ -236,6 +236,19 @@ fn ends_with_the_expected_result(body: &[u8]) -> bool {
     })
 }
 
+/// One row of a throughput table.
+fn print_row(label: &str, clients: usize, result: &LoadResult) {
+    println!(
+        "  {:<30} {:>8} {:>14.0} {:>10.3} {:>10.3} {:>8}",
+        label,
+        clients,
+        result.per_second,
+        result.p50.as_secs_f64() * 1e3,
+        result.p99.as_secs_f64() * 1e3,
+        result.errors
+    );
+}
+
 struct LoadResult {
     per_second: f64,
     p50: Duration,

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use agent_core::{RedisOptions, RedisSessionStore, SessionConfig, SessionStore};
 
 use crate::redis_server::{Persistence, RedisServer};
-use crate::{entrypoint, fill_sessions, load, memory_store, serve_in_background, text_bytes};
+use crate::{
+    entrypoint, fill_sessions, load, memory_store, print_row, serve_in_background, text_bytes,
+};
 
 /// Idle sessions filled for the memory figure.
 const SESSIONS: usize = 2_000;
@@ -68,15 +70,7 @@ fn measure(
 ) -> f64 {
     let (address, _server) = serve_in_background(sessions);
     let result = client_runtime.block_on(load(address, 8, false, 1_000 + run));
-    println!(
-        "  {:<30} {:>8} {:>14.0} {:>10.3} {:>10.3} {:>8}",
-        label,
-        8,
-        result.per_second,
-        result.p50.as_secs_f64() * 1e3,
-        result.p99.as_secs_f64() * 1e3,
-        result.errors
-    );
+    print_row(label, 8, &result);
     result.per_second
 }
 

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::{load_with, memory_store, serve_app_in_background, serve_in_background};
+use crate::{load_with, memory_store, print_row, serve_app_in_background, serve_in_background};
 
 /// Invocations timed for the first-delta latency.
 const SAMPLES: usize = 2_000;
@@ -60,15 +60,7 @@ pub fn streaming() {
         .enumerate()
     {
         let result = client_runtime.block_on(load_with(address, 8, false, 2_000 + run, events));
-        println!(
-            "  {:<30} {:>8} {:>14.0} {:>10.3} {:>10.3} {:>8}",
-            label,
-            8,
-            result.per_second,
-            result.p50.as_secs_f64() * 1e3,
-            result.p99.as_secs_f64() * 1e3,
-            result.errors
-        );
+        print_row(label, 8, &result);
         rates.push(result.per_second);
     }
     println!("  events / JSON: {:.2}", rates[1] / rates[0]);
