@@ -33,6 +33,9 @@ pub struct AgentConfig {
     /// How long one model call may take, and — when the model streams — how long it may stay
     /// silent between two events.
     pub model_timeout: Duration,
+    /// How long a whole invocation may take, retries and tool cycles included; past it the
+    /// invocation fails and its history is rolled back.
+    pub invocation_timeout: Duration,
     /// Call the model's streaming form (Bedrock ConverseStream), as the reference agent does;
     /// otherwise its plain call (Converse). The answer is the same either way.
     pub model_streaming: bool,
@@ -45,6 +48,7 @@ impl Default for AgentConfig {
             window: SlidingWindow::default(),
             retry: RetryPolicy::default(),
             model_timeout: Duration::from_secs(120),
+            invocation_timeout: Duration::from_secs(15 * 60),
             model_streaming: true,
         }
     }
@@ -165,7 +169,10 @@ impl Agent {
         }
         let transaction = Transaction::begin(conversation);
         transaction.conversation.push(Message::user(prompt));
-        let reply = self.run_cycles(transaction.conversation, events).await?;
+        let limit = self.config.invocation_timeout;
+        let reply = tokio::time::timeout(limit, self.run_cycles(transaction.conversation, events))
+            .await
+            .map_err(|_| AgentError::InvocationTimeout(limit))??;
         transaction.commit();
         self.config.window.apply(conversation);
         Ok(reply)

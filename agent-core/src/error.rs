@@ -25,6 +25,9 @@ pub enum AgentError {
     /// The model did not answer within the model timeout.
     #[error("the model did not answer within {0:?}")]
     Timeout(Duration),
+    /// The whole invocation took longer than its deadline.
+    #[error("the invocation did not finish within {0:?} (model calls, retries and tools together)")]
+    InvocationTimeout(Duration),
     /// The model kept asking for tools past the cycle cap.
     #[error(
         "the agent stopped after {cycles} model calls that all asked for tools (the cap per invocation)"

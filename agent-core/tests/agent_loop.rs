@@ -421,3 +421,31 @@ async fn an_empty_answer_is_returned_as_is_but_kept_in_a_form_bedrock_accepts() 
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_invocation_past_its_deadline_fails_and_leaves_the_history_as_it_was() {
+    // Every call takes five minutes and asks for a tool again: 20 cycles would take 100 minutes.
+    let model = ScriptedModel::new(|messages: &[Message]| {
+        Ok(tool_use_response(&[(
+            &format!("t{}", messages.len()),
+            "weather",
+            json!({}),
+        )]))
+    })
+    .with_delay(Duration::from_secs(5 * 60));
+    let config = AgentConfig {
+        model_timeout: Duration::from_secs(10 * 60),
+        ..fast_config()
+    };
+    let agent = agent(&model, config);
+    let mut conversation = Conversation::from(vec![Message::user("before")]);
+    let before = conversation.clone();
+    let started = Instant::now();
+    let error = agent.invoke(&mut conversation, "loop").await.unwrap_err();
+    assert_eq!(
+        error,
+        AgentError::InvocationTimeout(Duration::from_secs(15 * 60))
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(15 * 60));
+    assert_eq!(conversation, before);
+}

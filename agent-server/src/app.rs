@@ -23,6 +23,7 @@ use axum::{Json, Router};
 use futures::stream::{BoxStream, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
 use crate::entrypoint::{Entrypoint, Output};
@@ -42,6 +43,8 @@ pub const REQUEST_ID_HEADER: HeaderName =
     HeaderName::from_static("x-amzn-bedrock-agentcore-runtime-request-id");
 /// Default largest accepted request body: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default cap on invocations served at once.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_000;
 
 /// An AgentCore runtime serving one entrypoint; cheap to clone.
 #[derive(Clone)]
@@ -49,6 +52,8 @@ pub struct AgentCoreApp {
     entrypoint: Arc<dyn Entrypoint>,
     health: Health,
     max_body_bytes: usize,
+    /// One permit per invocation being served; none left means the server is full.
+    in_flight: Arc<Semaphore>,
 }
 
 impl AgentCoreApp {
@@ -58,7 +63,27 @@ impl AgentCoreApp {
             entrypoint: Arc::new(entrypoint),
             health: Health::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
         }
+    }
+
+    /// Sets how many invocations are served at once; one more is refused at once with 503
+    /// `Server busy`, rather than queued without bound.
+    pub fn with_max_in_flight(mut self, limit: usize) -> Self {
+        self.in_flight = Arc::new(Semaphore::new(limit));
+        self
+    }
+
+    /// A place among the invocations in flight, or the refusal to send.
+    pub(crate) fn admit(&self) -> Result<OwnedSemaphorePermit, InvocationError> {
+        self.in_flight
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| InvocationError::ServerBusy {
+                details: "the server is serving as many invocations as it may; retry shortly"
+                    .into(),
+                retry_after_secs: 1,
+            })
     }
 
     /// Sets the largest accepted request body.
@@ -138,6 +163,10 @@ async fn invocations(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let admitted = match app.admit() {
+        Ok(permit) => permit,
+        Err(error) => return error.into_response(),
+    };
     let busy = app.health.track();
     let context = match context_of(&headers) {
         Ok(context) => context,
@@ -161,7 +190,7 @@ async fn invocations(
 
     let mut response = match outcome {
         Ok(Output::Value(value)) => json_response(&value),
-        Ok(Output::Stream(items)) => event_stream_response(items, busy),
+        Ok(Output::Stream(items)) => event_stream_response(items, (busy, admitted)),
         Err(error) => {
             span.in_scope(|| tracing::warn!(%error, "invocation failed"));
             error.into_response()
@@ -301,7 +330,7 @@ fn parse_payload(
 /// goes away, and an error is sent as one last event, as the reference runtime frames it.
 fn event_stream_response(
     items: BoxStream<'static, Result<Value, InvocationError>>,
-    busy: BusyGuard,
+    held: (BusyGuard, OwnedSemaphorePermit),
 ) -> Response {
     let events = items
         .scan(false, |failed, item| {
@@ -319,7 +348,7 @@ fn event_stream_response(
             std::future::ready(Some(data))
         })
         .map(move |data| {
-            let _busy = &busy;
+            let _held = &held;
             Ok::<_, Infallible>(Event::default().data(data.to_string()))
         });
     Sse::new(events).into_response()

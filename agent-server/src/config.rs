@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// Seconds an invocation waits for its session's earlier invocations; beyond: 429.
     #[arg(long, env = "AGENT_SERVER_SESSION_WAIT_SECS", default_value_t = 120)]
     pub session_wait_secs: u64,
+    /// Invocations that may wait for one session at once; beyond: 429.
+    #[arg(long, env = "AGENT_SERVER_SESSION_MAX_WAITING", default_value_t = 32)]
+    pub session_max_waiting: usize,
     /// Live sessions held at once by the in-memory store (Redis holds none in the process).
     #[arg(long, env = "AGENT_SERVER_MAX_SESSIONS", default_value_t = 100_000)]
     pub max_sessions: usize,
@@ -73,6 +76,12 @@ pub struct ServerConfig {
     /// Seconds after its creation that a session ends.
     #[arg(long, env = "AGENT_SERVER_MAX_LIFETIME_SECS", default_value_t = 8 * 60 * 60)]
     pub max_lifetime_secs: u64,
+    /// Seconds a whole invocation may take (model calls, retries, tools); beyond: 504.
+    #[arg(long, env = "AGENT_SERVER_INVOCATION_TIMEOUT_SECS", default_value_t = 15 * 60)]
+    pub invocation_timeout_secs: u64,
+    /// Invocations served at once; beyond: 503 at once.
+    #[arg(long, env = "AGENT_SERVER_MAX_IN_FLIGHT", default_value_t = crate::app::DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
     /// Call Bedrock's ConverseStream (`true`, as the reference agent does) or Converse (`false`).
     #[arg(long, env = "BEDROCK_MODEL_STREAMING", default_value_t = true, action = clap::ArgAction::Set)]
     pub model_streaming: bool,
@@ -124,6 +133,7 @@ impl ServerConfig {
                 max_delay: Duration::from_millis(self.retry_max_ms),
             },
             model_timeout: Duration::from_secs(self.model_timeout_secs),
+            invocation_timeout: Duration::from_secs(self.invocation_timeout_secs),
             model_streaming: self.model_streaming,
         }
     }
@@ -135,6 +145,7 @@ impl ServerConfig {
             max_lifetime: Duration::from_secs(self.max_lifetime_secs),
             max_sessions: self.max_sessions,
             max_wait: Duration::from_secs(self.session_wait_secs),
+            max_waiting: self.session_max_waiting,
         }
     }
 

@@ -31,6 +31,15 @@ pub enum InvocationError {
         details: String,
         retry_after_secs: u64,
     },
+    /// The server already serves as many invocations as it may.
+    #[error("Server busy: {details}")]
+    ServerBusy {
+        details: String,
+        retry_after_secs: u64,
+    },
+    /// The whole invocation took longer than its deadline.
+    #[error("Invocation timeout: {0}")]
+    InvocationTimeout(String),
     /// The session stayed busy with earlier invocations for longer than a request may wait.
     #[error("Session busy: {details}")]
     SessionBusy {
@@ -93,9 +102,10 @@ impl InvocationError {
             | Self::InvalidSessionId(_)
             | Self::InvalidUserId(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable { .. } | Self::SessionStoreUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Unavailable { .. }
+            | Self::ServerBusy { .. }
+            | Self::SessionStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InvocationTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Throttled { .. } | Self::SessionBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::SessionUnreadable(_) => StatusCode::INTERNAL_SERVER_ERROR,
             // nginx's code for it: the status only ever reaches the logs.
@@ -118,6 +128,8 @@ impl InvocationError {
             Self::PayloadTooLarge { .. } => "PayloadTooLarge",
             Self::Unavailable { .. } => "Unavailable",
             Self::SessionBusy { .. } => "SessionBusy",
+            Self::ServerBusy { .. } => "ServerBusy",
+            Self::InvocationTimeout(_) => "InvocationTimeout",
             Self::SessionStoreUnavailable(_) => "SessionStoreUnavailable",
             Self::SessionUnreadable(_) => "SessionUnreadable",
             Self::ClientGone(_) => "ClientGone",
@@ -140,6 +152,8 @@ impl InvocationError {
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::Unavailable { .. } => "Service unavailable",
             Self::SessionBusy { .. } => "Session busy",
+            Self::ServerBusy { .. } => "Server busy",
+            Self::InvocationTimeout(_) => "Invocation timeout",
             Self::SessionStoreUnavailable(_) => "Session store unavailable",
             Self::SessionUnreadable(_) => "Session unreadable",
             Self::ClientGone(_) => "Client closed request",
@@ -163,6 +177,9 @@ impl InvocationError {
             }
             | Self::SessionBusy {
                 retry_after_secs, ..
+            }
+            | Self::ServerBusy {
+                retry_after_secs, ..
             } => Some(*retry_after_secs),
             _ => None,
         }
@@ -183,15 +200,16 @@ impl InvocationError {
                 hint: None,
             }
             | Self::Throttled { message, .. } => message.clone(),
-            Self::Unavailable { details, .. } | Self::SessionBusy { details, .. } => {
-                details.clone()
-            }
+            Self::Unavailable { details, .. }
+            | Self::SessionBusy { details, .. }
+            | Self::ServerBusy { details, .. } => details.clone(),
             Self::InvalidJson(details)
             | Self::InvalidPayload(details)
             | Self::InvalidSessionId(details)
             | Self::InvalidUserId(details)
             | Self::SessionStoreUnavailable(details)
             | Self::SessionUnreadable(details)
+            | Self::InvocationTimeout(details)
             | Self::ClientGone(details)
             | Self::ModelTimeout(details)
             | Self::Internal(details)
@@ -239,6 +257,7 @@ impl From<AgentError> for InvocationError {
                 hint: None,
             },
             AgentError::ToolLoopCap { .. } => Self::Internal(error.to_string()),
+            AgentError::InvocationTimeout(_) => Self::InvocationTimeout(error.to_string()),
             AgentError::InvalidInput(message) => Self::InvalidPayload(message),
             AgentError::Disconnected => Self::ClientGone(error.to_string()),
         }
@@ -256,6 +275,9 @@ impl From<SessionError> for InvocationError {
                 retry_after_secs,
             },
             SessionError::Busy {
+                retry_after_secs, ..
+            }
+            | SessionError::QueueFull {
                 retry_after_secs, ..
             } => Self::SessionBusy {
                 details,
@@ -299,6 +321,8 @@ mod tests {
                 502,
             ),
             (AgentError::ToolLoopCap { cycles: 20 }, 500),
+            (AgentError::InvocationTimeout(Duration::from_secs(900)), 504),
+            (AgentError::Disconnected, 499),
             (AgentError::InvalidInput("empty".into()), 400),
         ];
         for (error, status) in cases {
@@ -325,6 +349,15 @@ mod tests {
                 },
                 429,
                 Some(10),
+            ),
+            (
+                SessionError::QueueFull {
+                    session: "s".into(),
+                    waiting: 32,
+                    retry_after_secs: 5,
+                },
+                429,
+                Some(5),
             ),
             (
                 SessionError::Unavailable {

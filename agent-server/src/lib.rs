@@ -25,8 +25,8 @@ pub mod tutorial;
 mod websocket;
 
 pub use app::{
-    AgentCoreApp, DEFAULT_MAX_BODY_BYTES, REQUEST_ID_HEADER, SESSION_ID_HEADER, USER_ID_HEADER,
-    shutdown_signal,
+    AgentCoreApp, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, REQUEST_ID_HEADER,
+    SESSION_ID_HEADER, USER_ID_HEADER, shutdown_signal,
 };
 pub use config::{LogFormat, ServerConfig};
 pub use entrypoint::{Entrypoint, Output, entrypoint_fn, streaming_entrypoint_fn};

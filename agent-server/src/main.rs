@@ -24,7 +24,9 @@ async fn main() -> anyhow::Result<()> {
         .context("opening the session store")?;
     let store_name = store.describe();
     let entrypoint = TutorialEntrypoint::with_model(model, config.clock(), agent_config, store);
-    let app = AgentCoreApp::new(entrypoint).with_max_body_bytes(config.max_body_bytes);
+    let app = AgentCoreApp::new(entrypoint)
+        .with_max_body_bytes(config.max_body_bytes)
+        .with_max_in_flight(config.max_in_flight);
 
     let address = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&address)
@@ -35,7 +37,10 @@ async fn main() -> anyhow::Result<()> {
         model = %model_name,
         max_body_bytes = config.max_body_bytes,
         session_store = %store_name,
+        max_in_flight = config.max_in_flight,
+        invocation_timeout_secs = agent_config.invocation_timeout.as_secs(),
         max_sessions = sessions.max_sessions,
+        session_max_waiting = sessions.max_waiting,
         session_wait_secs = sessions.max_wait.as_secs(),
         idle_timeout_secs = sessions.idle_timeout.as_secs(),
         max_lifetime_secs = sessions.max_lifetime.as_secs(),

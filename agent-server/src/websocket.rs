@@ -48,6 +48,15 @@ async fn serve(app: AgentCoreApp, mut socket: WebSocket, context: agent_core::Ru
                 Incoming::Closed => return,
             },
         };
+        let _admitted = match app.admit() {
+            Ok(permit) => permit,
+            Err(error) => {
+                if send(&mut socket, &error_value(&error)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
         let _busy = app.health().track();
         let payload: Value = match serde_json::from_str(&text) {
             Ok(payload) => payload,

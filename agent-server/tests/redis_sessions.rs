@@ -642,3 +642,38 @@ async fn a_turn_longer_than_the_idle_timeout_keeps_its_history() {
         [Message::user("before"), Message::user("after")]
     );
 }
+
+#[tokio::test]
+async fn a_session_whose_line_is_full_answers_429_at_once_with_redis_too() {
+    let redis = RedisServer::start();
+    let gated = GatedModel::new();
+    let store = redis.store_with(
+        SessionConfig {
+            max_waiting: 1,
+            ..SessionConfig::default()
+        },
+        RedisOptions::default(),
+    );
+    let server =
+        Arc::new(TestServer::tutorial_on(Arc::new(gated.clone()), Arc::new(store.clone())).await);
+    let ask = |prompt: &'static str| {
+        let server = server.clone();
+        tokio::spawn(async move { server.ask("line", "1", prompt).await })
+    };
+    let first = ask("first");
+    gated.wait_for_calls(1).await;
+    let second = ask("second");
+    let started = Instant::now();
+    while store.waiting(&key("1", "line")) < 1 {
+        assert!(started.elapsed() < Duration::from_secs(10), "never queued");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let refused = server.ask("line", "1", "third").await;
+    assert_eq!(refused.status, 429, "{}", refused.json());
+    assert_eq!(refused.json()["error"], "Session busy");
+    assert_eq!(refused.header("retry-after"), Some("10"));
+
+    gated.release(2);
+    assert_eq!(first.await.unwrap().text(), "1 messages");
+    assert_eq!(second.await.unwrap().text(), "3 messages");
+}

@@ -502,3 +502,93 @@ async fn entrypoint_errors_keep_their_status() {
         json!({"error": "Invalid payload", "details": "nope"})
     );
 }
+
+#[tokio::test]
+async fn a_session_whose_line_is_full_answers_429_at_once() {
+    let model = GatedModel::new();
+    let config = SessionConfig {
+        max_waiting: 2,
+        ..SessionConfig::default()
+    };
+    let server = Arc::new(TestServer::tutorial(Arc::new(model.clone()), config).await);
+    let ask = |prompt: &'static str| {
+        let server = server.clone();
+        tokio::spawn(async move { server.ask("full", "1", prompt).await })
+    };
+    let mut accepted = vec![ask("first")];
+    model.wait_for_calls(1).await;
+    accepted.push(ask("second"));
+    accepted.push(ask("third"));
+    let key = agent_core::SessionKey::new(
+        agent_core::SessionOwner::user("1"),
+        agent_core::SessionId::parse("full").unwrap(),
+    );
+    let memory = server.memory.clone().unwrap();
+    let started = std::time::Instant::now();
+    while memory.waiting(&key) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the waiters never queued"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+
+    let refused = server.ask("full", "1", "one too many").await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.json()["error"], "Session busy");
+    assert!(
+        refused.json()["details"]
+            .as_str()
+            .unwrap()
+            .contains("already has 2 invocations waiting"),
+        "{}",
+        refused.json()
+    );
+    assert_eq!(refused.header("retry-after"), Some("5"));
+    assert_eq!(server.ping_status().await, "HealthyBusy", "/ping answers");
+
+    model.release(3);
+    for reply in accepted {
+        assert_eq!(reply.await.unwrap().status, 200);
+    }
+    let history = server.history("full", "1").await.unwrap();
+    assert_eq!(
+        history.len(),
+        6,
+        "three served in turn, the refused one left no trace"
+    );
+}
+
+#[tokio::test]
+async fn invocations_past_the_in_flight_cap_answer_503_at_once() {
+    let model = GatedModel::new();
+    let entrypoint = agent_server::TutorialEntrypoint::with_model(
+        Arc::new(model.clone()),
+        agent_tools::Clock::Local,
+        support::test_agent_config(),
+        Arc::new(MemorySessionStore::new(SessionConfig::default())),
+    );
+    let server =
+        Arc::new(TestServer::start(AgentCoreApp::new(entrypoint).with_max_in_flight(2)).await);
+    let held: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|session| {
+            let server = server.clone();
+            tokio::spawn(async move { server.ask(session, "1", "hold").await })
+        })
+        .collect();
+    model.wait_for_calls(2).await;
+
+    let refused = server.ask("c", "1", "one more").await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.json()["error"], "Server busy");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(server.ping_status().await, "HealthyBusy", "/ping answers");
+
+    model.release(2);
+    for reply in held {
+        assert_eq!(reply.await.unwrap().status, 200);
+    }
+    model.release(1);
+    assert_eq!(server.ask("c", "1", "now").await.status, 200);
+}

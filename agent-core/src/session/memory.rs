@@ -80,6 +80,15 @@ impl MemorySessionStore {
     pub fn contains(&self, key: &SessionKey) -> bool {
         self.shared.lock().sessions.contains_key(key)
     }
+
+    /// Turns waiting for the session `key` behind the one it serves.
+    pub fn waiting(&self, key: &SessionKey) -> usize {
+        self.shared
+            .lock()
+            .sessions
+            .get(key)
+            .map_or(0, |entry| entry.claims.saturating_sub(1))
+    }
 }
 
 #[async_trait]
@@ -216,6 +225,14 @@ impl Shared {
             sessions.remove(key);
         }
         if let Some(entry) = sessions.get_mut(key) {
+            let waiting = entry.claims.saturating_sub(1);
+            if waiting >= self.config.max_waiting {
+                return Err(SessionError::QueueFull {
+                    session: key.id.to_string(),
+                    waiting,
+                    retry_after_secs: BUSY_RETRY_AFTER_SECS,
+                });
+            }
             if entry.claims == 0 {
                 deadlines.remove(&(entry.deadline, key.clone()));
             }
@@ -542,6 +559,35 @@ mod tests {
             matches!(&error, SessionError::Busy { session, waited_secs: 120, .. } if session == "s"),
             "{error:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_line_for_a_session_is_refused_at_once() {
+        let store = MemorySessionStore::new(SessionConfig {
+            max_waiting: 2,
+            ..config()
+        });
+        let holder = store.checkout(&key("s")).await.unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.checkout(&key("s")).await.map(drop) })
+            })
+            .collect();
+        settle().await;
+        let refused = store.checkout(&key("s")).await.err().unwrap();
+        assert!(
+            matches!(&refused, SessionError::QueueFull { waiting: 2, .. }),
+            "{refused:?}"
+        );
+        assert!(
+            store.checkout(&key("other")).await.is_ok(),
+            "other sessions are not held up"
+        );
+        drop(holder);
+        for waiter in waiters {
+            waiter.await.unwrap().unwrap();
+        }
     }
 
     #[tokio::test(start_paused = true)]

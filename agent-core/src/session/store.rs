@@ -23,7 +23,8 @@ use crate::session::SessionKey;
 ///   turns of one session are granted one at a time, in arrival order within a process, and
 ///   sessions never wait on each other;
 /// - a turn waits at most [`SessionConfig::max_wait`] for its session, then fails with
-///   [`SessionError::Busy`];
+///   [`SessionError::Busy`]; and while [`SessionConfig::max_waiting`] turns already wait for it
+///   (in this process), a further one fails at once with [`SessionError::QueueFull`];
 /// - the stored history changes only when a turn commits; a turn dropped without committing
 ///   leaves it as it was;
 /// - a session ends [`SessionConfig::idle_timeout`] after its last turn or
@@ -113,17 +114,21 @@ pub struct SessionConfig {
     pub max_sessions: usize,
     /// How long an invocation waits for its session's earlier invocations before giving up.
     pub max_wait: Duration,
+    /// Invocations that may wait for one session at once (in this process), beside the one it
+    /// serves; a client cannot pile up unbounded work on a session.
+    pub max_waiting: usize,
 }
 
 impl Default for SessionConfig {
     /// AgentCore Runtime's lifetimes (15 minutes idle, 8 hours in all), 100,000 sessions, and
-    /// two minutes of waiting for a busy session.
+    /// two minutes of waiting for a busy session, 32 invocations waiting for one at most.
     fn default() -> Self {
         Self {
             idle_timeout: Duration::from_secs(15 * 60),
             max_lifetime: Duration::from_secs(8 * 60 * 60),
             max_sessions: 100_000,
             max_wait: Duration::from_secs(120),
+            max_waiting: 32,
         }
     }
 }
@@ -143,6 +148,15 @@ pub enum SessionError {
     Busy {
         session: String,
         waited_secs: u64,
+        retry_after_secs: u64,
+    },
+    /// As many invocations as allowed already wait for the session.
+    #[error(
+        "session {session} already has {waiting} invocations waiting for it; retry once they are done"
+    )]
+    QueueFull {
+        session: String,
+        waiting: usize,
         retry_after_secs: u64,
     },
     /// The store could not be reached or failed; nothing was changed.

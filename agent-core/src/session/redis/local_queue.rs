@@ -30,19 +30,35 @@ pub(super) struct QueuePlace {
 }
 
 impl LocalQueue {
-    /// Joins the line of `key`.
-    pub fn join(self: &Arc<Self>, key: &SessionKey) -> QueuePlace {
+    /// Joins the line of `key`, unless `max_waiting` already wait in it behind its head: then
+    /// `Err` with how many wait.
+    pub fn join(
+        self: &Arc<Self>,
+        key: &SessionKey,
+        max_waiting: usize,
+    ) -> Result<QueuePlace, usize> {
         let mut lines = self.lock();
         let line = lines.entry(key.clone()).or_insert_with(|| Line {
             head: Arc::default(),
             members: 0,
         });
+        let waiting = line.members.saturating_sub(1);
+        if waiting >= max_waiting {
+            return Err(waiting);
+        }
         line.members += 1;
-        QueuePlace {
+        Ok(QueuePlace {
             queue: self.clone(),
             key: key.clone(),
             head: line.head.clone(),
-        }
+        })
+    }
+
+    /// Members of the line of `key` behind its head.
+    pub fn waiting(&self, key: &SessionKey) -> usize {
+        self.lock()
+            .get(key)
+            .map_or(0, |line| line.members.saturating_sub(1))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Line>> {
@@ -80,8 +96,9 @@ mod tests {
     async fn lines_are_kept_only_while_someone_is_in_them() {
         let queue = Arc::new(LocalQueue::default());
         let key = SessionKey::anonymous(SessionId::parse("s").unwrap());
-        let first = queue.join(&key);
-        let second = queue.join(&key);
+        let first = queue.join(&key, 1).unwrap();
+        let second = queue.join(&key, 1).unwrap();
+        assert_eq!(queue.join(&key, 1).err(), Some(1), "one waits already");
         let head = first.reach_head().await;
         assert!(second.head.try_lock().is_err(), "the second waits");
         drop(head);

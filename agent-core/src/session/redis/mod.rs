@@ -118,6 +118,11 @@ impl RedisSessionStore {
         })
     }
 
+    /// Invocations of this process waiting for the session `key` behind the one it serves.
+    pub fn waiting(&self, key: &SessionKey) -> usize {
+        self.queue.waiting(key)
+    }
+
     /// Reads the session behind `keys` without taking its lease.
     async fn read(
         &self,
@@ -158,7 +163,14 @@ impl SessionStore for RedisSessionStore {
             waited_secs: sessions.max_wait.as_secs(),
             retry_after_secs: self.link.options.lease_ttl.as_secs().max(1),
         };
-        let place = self.queue.join(key);
+        let place = self
+            .queue
+            .join(key, sessions.max_waiting)
+            .map_err(|waiting| SessionError::QueueFull {
+                session: key.id.to_string(),
+                waiting,
+                retry_after_secs: self.link.options.lease_ttl.as_secs().max(1),
+            })?;
         let head = tokio::time::timeout_at(deadline, place.reach_head())
             .await
             .map_err(|_| busy())?;
