@@ -74,6 +74,8 @@ async fn the_tutorial_replays_with_history_kept_within_sessions_and_none_across(
 
     // Session 3's requests contain nothing of sessions 1 and 2.
     for request in user_texts(&report, 2) {
+        // Its own random id may hold "34" or "2+5"-like digits; only foreign content counts.
+        let request = request.replace(ids[2], "<session 3>");
         assert!(request.contains("Mani"));
         for foreign in [ids[0], ids[1], "Maira", "2+5", "34", "さらに 10"] {
             assert!(
