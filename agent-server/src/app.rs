@@ -18,7 +18,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, he
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use futures::stream::{BoxStream, StreamExt};
 use serde_json::Value;
@@ -26,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
+use crate::edge::EdgeConfig;
 use crate::entrypoint::{Entrypoint, Output};
 use crate::error::InvocationError;
 use crate::health::{BusyGuard, Health};
@@ -54,6 +54,7 @@ pub struct AgentCoreApp {
     max_body_bytes: usize,
     /// One permit per invocation being served; none left means the server is full.
     in_flight: Arc<Semaphore>,
+    edge: EdgeConfig,
 }
 
 impl AgentCoreApp {
@@ -64,6 +65,7 @@ impl AgentCoreApp {
             health: Health::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
+            edge: EdgeConfig::default(),
         }
     }
 
@@ -114,22 +116,20 @@ impl AgentCoreApp {
             .with_state(self.clone())
     }
 
+    /// Sets how connections are held: header timeout, connection cap.
+    pub fn with_edge(mut self, edge: EdgeConfig) -> Self {
+        self.edge = edge;
+        self
+    }
+
     /// Serves on `listener` until `shutdown` completes, then lets in-flight invocations finish.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Streamed answers are many small writes: without TCP_NODELAY each waits for the
-        // client's delayed ACK of the one before (about 40 ms on Linux).
-        let listener = listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY could not be set on a connection");
-            }
-        });
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        let edge = self.edge;
+        crate::edge::serve(listener, self.router(), edge, shutdown).await
     }
 }
 

@@ -14,6 +14,7 @@ use agent_tools::Clock;
 use clap::{Parser, ValueEnum};
 
 use crate::app::DEFAULT_MAX_BODY_BYTES;
+use crate::edge::EdgeConfig;
 
 /// Runs the tutorial agent behind the Amazon Bedrock AgentCore Runtime contract.
 ///
@@ -79,6 +80,13 @@ pub struct ServerConfig {
     /// Seconds a whole invocation may take (model calls, retries, tools); beyond: 504.
     #[arg(long, env = "AGENT_SERVER_INVOCATION_TIMEOUT_SECS", default_value_t = 15 * 60)]
     pub invocation_timeout_secs: u64,
+    /// Seconds a client has to send a request head, new or idle between requests; then closed.
+    #[arg(long, env = "AGENT_SERVER_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Connections open at once; beyond, new ones wait in the listen backlog. Default: the
+    /// descriptor limit less 256 kept for Bedrock, Redis and files.
+    #[arg(long, env = "AGENT_SERVER_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Invocations served at once; beyond: 503 at once.
     #[arg(long, env = "AGENT_SERVER_MAX_IN_FLIGHT", default_value_t = crate::app::DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
@@ -163,6 +171,16 @@ impl ServerConfig {
         };
         let store = RedisSessionStore::open(&self.session_store, sessions, options)?;
         Ok(Arc::new(store))
+    }
+
+    /// How connections are held, given the process's descriptor limit.
+    pub fn edge_config(&self, descriptor_limit: u64) -> EdgeConfig {
+        EdgeConfig {
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            max_connections: self
+                .max_connections
+                .unwrap_or_else(|| EdgeConfig::connections_for(descriptor_limit)),
+        }
     }
 
     /// The clock get_time reads.

@@ -16,6 +16,7 @@
 
 pub mod app;
 pub mod config;
+pub mod edge;
 pub mod entrypoint;
 pub mod error;
 pub mod health;
@@ -29,6 +30,7 @@ pub use app::{
     SESSION_ID_HEADER, USER_ID_HEADER, shutdown_signal,
 };
 pub use config::{LogFormat, ServerConfig};
+pub use edge::EdgeConfig;
 pub use entrypoint::{Entrypoint, Output, entrypoint_fn, streaming_entrypoint_fn};
 pub use error::InvocationError;
 pub use health::{BusyGuard, Health, PingStatus, Status};

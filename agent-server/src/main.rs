@@ -12,6 +12,8 @@ async fn main() -> anyhow::Result<()> {
     let config = ServerConfig::parse();
     init_logging(config.log_format);
 
+    let descriptors = raise_descriptor_limit();
+    let edge = config.edge_config(descriptors);
     let model = config
         .model()
         .await
@@ -26,7 +28,8 @@ async fn main() -> anyhow::Result<()> {
     let entrypoint = TutorialEntrypoint::with_model(model, config.clock(), agent_config, store);
     let app = AgentCoreApp::new(entrypoint)
         .with_max_body_bytes(config.max_body_bytes)
-        .with_max_in_flight(config.max_in_flight);
+        .with_max_in_flight(config.max_in_flight)
+        .with_edge(edge);
 
     let address = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&address)
@@ -38,6 +41,8 @@ async fn main() -> anyhow::Result<()> {
         max_body_bytes = config.max_body_bytes,
         session_store = %store_name,
         max_in_flight = config.max_in_flight,
+        max_connections = edge.max_connections,
+        header_timeout_secs = edge.header_timeout.as_secs(),
         invocation_timeout_secs = agent_config.invocation_timeout.as_secs(),
         max_sessions = sessions.max_sessions,
         session_max_waiting = sessions.max_waiting,
@@ -54,6 +59,22 @@ async fn main() -> anyhow::Result<()> {
         .context("serving")?;
     tracing::info!("agent-server stopped");
     Ok(())
+}
+
+/// Raises the soft descriptor limit to the hard one, so that the header timeout and the
+/// connection cap — not running out of descriptors — decide what happens to idle connections.
+/// Returns the limit in force.
+fn raise_descriptor_limit() -> u64 {
+    use rlimit::Resource;
+    let before = Resource::NOFILE.get().unwrap_or((1024, 1024));
+    let soft = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(before.0);
+    tracing::info!(
+        soft_before = before.0,
+        soft,
+        hard = before.1,
+        "descriptor limit"
+    );
+    soft
 }
 
 fn init_logging(format: LogFormat) {
