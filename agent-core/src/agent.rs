@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::future::join_all;
 
-use crate::conversation::{Conversation, SlidingWindow};
+use crate::conversation::{Checkpoint, Conversation, SlidingWindow};
 use crate::error::AgentError;
 use crate::events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
 use crate::message::{ContentBlock, Message, Role};
@@ -195,8 +195,13 @@ impl Agent {
         events: &mut dyn AgentEvents,
     ) -> Result<AgentReply, AgentError> {
         let mut usage = Usage::default();
+        // The invocation's own prompt; everything before it may be trimmed once on overflow.
+        let mut overflow = Overflow {
+            turn_start: conversation.len() - 1,
+            trimmed: false,
+        };
         for cycle in 1..=self.config.max_cycles {
-            let response = self.call_model(conversation, events).await?;
+            let response = self.call_model(conversation, &mut overflow, events).await?;
             usage += response.usage;
             let ModelResponse {
                 message,
@@ -259,7 +264,8 @@ impl Agent {
     /// the failed attempt has reached the client.
     async fn call_model(
         &self,
-        conversation: &Conversation,
+        conversation: &mut Conversation,
+        overflow: &mut Overflow,
         events: &mut dyn AgentEvents,
     ) -> Result<ModelResponse, AgentError> {
         let retry = self.config.retry;
@@ -280,6 +286,13 @@ impl Agent {
             };
             let error = match outcome {
                 Ok(response) => return Ok(response),
+                Err(ModelError::ContextOverflow { message }) => {
+                    if overflow.trim(conversation) {
+                        tracing::warn!(%message, "the conversation overflowed the model's context; retrying with its oldest turns trimmed");
+                        continue;
+                    }
+                    return Err(AgentError::PromptTooLong { message });
+                }
                 Err(error) => error,
             };
             if delivered || !error.is_retryable() || attempt >= retry.max_attempts {
@@ -325,6 +338,29 @@ impl Agent {
     }
 }
 
+/// Where an invocation's own messages begin, and whether its one trim on context overflow has
+/// been spent (as Strands' conversation manager, it trims once, then gives up).
+struct Overflow {
+    turn_start: usize,
+    trimmed: bool,
+}
+
+impl Overflow {
+    /// Trims the oldest turns before the invocation's own; false when spent or nothing can go.
+    fn trim(&mut self, conversation: &mut Conversation) -> bool {
+        if self.trimmed {
+            return false;
+        }
+        self.trimmed = true;
+        let before = conversation.len();
+        if !conversation.drop_oldest_turns(self.turn_start) {
+            return false;
+        }
+        self.turn_start -= before - conversation.len();
+        true
+    }
+}
+
 /// Hands an event over; a reader that has gone stops the invocation.
 async fn send(events: &mut dyn AgentEvents, event: AgentEvent) -> Result<(), AgentError> {
     events
@@ -355,21 +391,22 @@ fn give_up(error: ModelError, attempts: u32, retry: &RetryPolicy) -> AgentError 
 /// future is dropped part-way (a client that hung up), so no half-written turn survives.
 struct Transaction<'a> {
     conversation: &'a mut Conversation,
-    len_before: usize,
+    checkpoint: Checkpoint,
     committed: bool,
 }
 
 impl<'a> Transaction<'a> {
     fn begin(conversation: &'a mut Conversation) -> Self {
-        let len_before = conversation.len();
+        let checkpoint = conversation.checkpoint();
         Self {
             conversation,
-            len_before,
+            checkpoint,
             committed: false,
         }
     }
 
     fn commit(mut self) {
+        self.conversation.keep(self.checkpoint);
         self.committed = true;
     }
 }
@@ -377,7 +414,7 @@ impl<'a> Transaction<'a> {
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.committed {
-            self.conversation.truncate(self.len_before);
+            self.conversation.rollback(self.checkpoint);
         }
     }
 }

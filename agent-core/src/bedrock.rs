@@ -394,6 +394,9 @@ where
             };
             match (code, status) {
                 ("ThrottlingException", _) | (_, Some(429)) => ModelError::Throttled { message },
+                ("ValidationException", _) if is_context_overflow(&message) => {
+                    ModelError::ContextOverflow { message }
+                }
                 (
                     "ModelNotReadyException"
                     | "ModelTimeoutException"
@@ -425,6 +428,18 @@ where
             message: error_chain(&error),
         },
     }
+}
+
+/// Bedrock's words for a request longer than the model's context window (as Strands lists them).
+fn is_context_overflow(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "input is too long for requested model",
+        "input length and `max_tokens` exceed context limit",
+        "too many total text bytes",
+    ]
+    .iter()
+    .any(|words| message.contains(words))
 }
 
 /// The name of a modeled service error. Exceptions inside a stream carry no error code in their

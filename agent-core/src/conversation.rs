@@ -15,8 +15,9 @@ pub struct Conversation {
     /// Messages before this index are outside the window: no longer part of the conversation,
     /// kept only until the turn that trimmed them is kept.
     start: usize,
-    /// A checkpoint is open: trimmed messages must be kept for a rollback.
-    checkpointed: bool,
+    /// Checkpoints open (a store's turn, an agent's invocation inside it): while any is,
+    /// trimmed messages are kept for a rollback.
+    checkpoints: u32,
 }
 
 /// Where a conversation stood, to go back to if a turn is not kept.
@@ -55,7 +56,7 @@ impl Conversation {
     /// Where the conversation stands now; until [`Conversation::rollback`] or
     /// [`Conversation::compact`], trimmed messages are kept so the checkpoint can be restored.
     pub fn checkpoint(&mut self) -> Checkpoint {
-        self.checkpointed = true;
+        self.checkpoints += 1;
         Checkpoint {
             end: self.messages.len(),
             start: self.start,
@@ -66,7 +67,37 @@ impl Conversation {
     pub fn rollback(&mut self, checkpoint: Checkpoint) {
         self.messages.truncate(checkpoint.end);
         self.start = checkpoint.start.min(self.messages.len());
-        self.checkpointed = false;
+        self.checkpoints = self.checkpoints.saturating_sub(1);
+    }
+
+    /// Closes `checkpoint` keeping everything since; an outer checkpoint can still roll back.
+    pub fn keep(&mut self, checkpoint: Checkpoint) {
+        let _ = checkpoint;
+        self.checkpoints = self.checkpoints.saturating_sub(1);
+        if self.checkpoints == 0 {
+            self.compact();
+        }
+    }
+
+    /// Drops the oldest turns, keeping every message from `from` on and at most half of those
+    /// before it (whole turns: a tool use never without its result). False when no earlier turn
+    /// can go.
+    pub(crate) fn drop_oldest_turns(&mut self, from: usize) -> bool {
+        let messages = self.messages();
+        let keep_before = from / 2;
+        let cut = (from - keep_before..from)
+            .chain(std::iter::once(from))
+            .find(|&index| index > 0 && messages.get(index).is_some_and(Message::starts_turn));
+        match cut {
+            Some(cut) if cut <= from => {
+                self.start += cut;
+                if self.checkpoints == 0 {
+                    self.compact();
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     /// What changed since `checkpoint`: how many of the oldest messages the window dropped, and
@@ -80,12 +111,7 @@ impl Conversation {
     pub fn compact(&mut self) {
         self.messages.drain(..self.start);
         self.start = 0;
-        self.checkpointed = false;
-    }
-
-    /// Drops messages from `len` on; used to undo a failed invocation.
-    pub(crate) fn truncate(&mut self, len: usize) {
-        self.messages.truncate(self.start + len);
+        self.checkpoints = 0;
     }
 }
 
@@ -101,7 +127,7 @@ impl From<Vec<Message>> for Conversation {
         Self {
             messages,
             start: 0,
-            checkpointed: false,
+            checkpoints: 0,
         }
     }
 }
@@ -141,7 +167,7 @@ impl SlidingWindow {
             })
             .unwrap_or(0);
         conversation.start += cut;
-        if !conversation.checkpointed {
+        if conversation.checkpoints == 0 {
             conversation.compact();
         }
     }
@@ -254,6 +280,26 @@ mod tests {
             conversation.messages,
             turn("b", 0),
             "trimmed messages are gone"
+        );
+    }
+
+    #[test]
+    fn overflow_trimming_drops_whole_old_turns_and_keeps_the_current_one() {
+        let mut messages = turn("a", 1);
+        messages.extend(turn("b", 2));
+        messages.extend(turn("c", 0));
+        let current = messages.len();
+        messages.push(Message::user("now"));
+        let mut conversation = Conversation::from(messages);
+        assert!(conversation.drop_oldest_turns(current));
+        assert_valid_start(&conversation);
+        assert_eq!(conversation.messages()[0], Message::user("c"));
+        assert_eq!(conversation.messages().last(), Some(&Message::user("now")));
+
+        let mut alone = Conversation::from(vec![Message::user("now")]);
+        assert!(
+            !alone.drop_oldest_turns(0),
+            "nothing before the current turn"
         );
     }
 

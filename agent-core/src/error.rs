@@ -28,6 +28,11 @@ pub enum AgentError {
     /// The whole invocation took longer than its deadline.
     #[error("the invocation did not finish within {0:?} (model calls, retries and tools together)")]
     InvocationTimeout(Duration),
+    /// The prompt does not fit the model's context even with the earlier conversation trimmed.
+    #[error(
+        "the prompt is too long for the model, even with the earlier conversation trimmed: {message}"
+    )]
+    PromptTooLong { message: String },
     /// The model kept asking for tools past the cycle cap.
     #[error(
         "the agent stopped after {cycles} model calls that all asked for tools (the cap per invocation)"

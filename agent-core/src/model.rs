@@ -164,6 +164,9 @@ pub enum ModelError {
     /// The service refused the request (validation, access, unknown model, …).
     #[error("the model service rejected the request: {message}")]
     Rejected { message: String },
+    /// The request does not fit the model's context window.
+    #[error("the conversation is too long for the model: {message}")]
+    ContextOverflow { message: String },
     /// The endpoint could not be reached or the credentials could not be loaded.
     #[error("could not reach the model service: {message}")]
     Connection { message: String },

@@ -449,3 +449,52 @@ async fn an_invocation_past_its_deadline_fails_and_leaves_the_history_as_it_was(
     assert_eq!(started.elapsed(), Duration::from_secs(15 * 60));
     assert_eq!(conversation, before);
 }
+
+/// Refuses, as Bedrock does, any request of more than `fits` messages or with "huge" in it.
+fn small_context_model(fits: usize) -> ScriptedModel {
+    ScriptedModel::new(move |messages: &[Message]| {
+        let huge = messages
+            .iter()
+            .any(|message| message.text().contains("huge"));
+        if messages.len() > fits || huge {
+            return Err(ModelError::ContextOverflow {
+                message: "Input is too long for requested model.".into(),
+            });
+        }
+        Ok(text_response(&format!("{} messages", messages.len())))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_context_overflow_trims_the_oldest_turns_once_and_retries() {
+    let model = small_context_model(5);
+    let agent = agent(&model, fast_config());
+    let mut conversation = Conversation::new();
+    for prompt in ["one", "two", "three"] {
+        agent.invoke(&mut conversation, prompt).await.unwrap();
+    }
+    assert_eq!(conversation.len(), 6);
+    // Seven messages do not fit: the two oldest turns go, the newest earlier one stays.
+    let reply = agent.invoke(&mut conversation, "four").await.unwrap();
+    assert_eq!(reply.text, "3 messages");
+    let texts: Vec<String> = conversation.messages().iter().map(Message::text).collect();
+    assert_eq!(texts, ["three", "5 messages", "four", "3 messages"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prompt_too_long_even_alone_is_refused_and_the_history_is_kept() {
+    let model = small_context_model(100);
+    let agent = agent(&model, fast_config());
+    let mut conversation = Conversation::new();
+    agent.invoke(&mut conversation, "one").await.unwrap();
+    let before = conversation.clone();
+    let error = agent.invoke(&mut conversation, "huge").await.unwrap_err();
+    assert!(
+        matches!(error, AgentError::PromptTooLong { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        conversation, before,
+        "the trim is undone with the invocation"
+    );
+}

@@ -211,6 +211,12 @@ async fn service_errors_are_sorted_into_model_errors() {
             "rejected",
         ),
         (
+            ResponseTemplate::new(400)
+                .insert_header("x-amzn-errortype", "ValidationException")
+                .set_body_json(json!({"message": "Input is too long for requested model."})),
+            "context overflow",
+        ),
+        (
             ResponseTemplate::new(200).set_body_raw("{not json", "application/json"),
             "malformed",
         ),
@@ -231,6 +237,7 @@ async fn service_errors_are_sorted_into_model_errors() {
             ModelError::Unavailable { status: 503, .. } => "unavailable",
             ModelError::Rejected { .. } => "rejected",
             ModelError::Malformed { .. } => "malformed",
+            ModelError::ContextOverflow { .. } => "context overflow",
             _ => "other",
         };
         assert_eq!(kind, expected, "{error}");

@@ -22,6 +22,9 @@ pub enum InvocationError {
     /// The runtime user id header cannot be used.
     #[error("Invalid user id: {0}")]
     InvalidUserId(String),
+    /// The prompt does not fit the model's context, even alone.
+    #[error("Prompt too long: {0}")]
+    PromptTooLong(String),
     /// The body is over the configured limit.
     #[error("Payload too large: the body exceeds {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -100,7 +103,8 @@ impl InvocationError {
             Self::InvalidJson(_)
             | Self::InvalidPayload(_)
             | Self::InvalidSessionId(_)
-            | Self::InvalidUserId(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidUserId(_)
+            | Self::PromptTooLong(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable { .. }
             | Self::ServerBusy { .. }
@@ -125,6 +129,7 @@ impl InvocationError {
             Self::InvalidPayload(_) => "InvalidPayload",
             Self::InvalidSessionId(_) => "InvalidSessionId",
             Self::InvalidUserId(_) => "InvalidUserId",
+            Self::PromptTooLong(_) => "PromptTooLong",
             Self::PayloadTooLarge { .. } => "PayloadTooLarge",
             Self::Unavailable { .. } => "Unavailable",
             Self::SessionBusy { .. } => "SessionBusy",
@@ -149,6 +154,7 @@ impl InvocationError {
             Self::InvalidPayload(_) => "Invalid payload",
             Self::InvalidSessionId(_) => "Invalid session id",
             Self::InvalidUserId(_) => "Invalid user id",
+            Self::PromptTooLong(_) => "Prompt too long",
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::Unavailable { .. } => "Service unavailable",
             Self::SessionBusy { .. } => "Session busy",
@@ -207,6 +213,7 @@ impl InvocationError {
             | Self::InvalidPayload(details)
             | Self::InvalidSessionId(details)
             | Self::InvalidUserId(details)
+            | Self::PromptTooLong(details)
             | Self::SessionStoreUnavailable(details)
             | Self::SessionUnreadable(details)
             | Self::InvocationTimeout(details)
@@ -258,6 +265,7 @@ impl From<AgentError> for InvocationError {
             },
             AgentError::ToolLoopCap { .. } => Self::Internal(error.to_string()),
             AgentError::InvocationTimeout(_) => Self::InvocationTimeout(error.to_string()),
+            AgentError::PromptTooLong { .. } => Self::PromptTooLong(error.to_string()),
             AgentError::InvalidInput(message) => Self::InvalidPayload(message),
             AgentError::Disconnected => Self::ClientGone(error.to_string()),
         }
@@ -323,6 +331,12 @@ mod tests {
             (AgentError::ToolLoopCap { cycles: 20 }, 500),
             (AgentError::InvocationTimeout(Duration::from_secs(900)), 504),
             (AgentError::Disconnected, 499),
+            (
+                AgentError::PromptTooLong {
+                    message: "Input is too long".into(),
+                },
+                400,
+            ),
             (AgentError::InvalidInput("empty".into()), 400),
         ];
         for (error, status) in cases {

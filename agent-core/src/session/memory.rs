@@ -164,7 +164,8 @@ impl SessionClaim for MemoryClaim {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), SessionError> {
-        self.guard.compact();
+        let checkpoint = self.checkpoint;
+        self.guard.keep(checkpoint);
         self.committed = true;
         self.presence.committed = true;
         Ok(())
