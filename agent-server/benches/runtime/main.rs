@@ -96,10 +96,12 @@ fn entrypoint(store: Arc<dyn SessionStore>) -> TutorialEntrypoint {
     )
 }
 
-/// An in-memory store for up to `max_sessions`.
+/// An in-memory store for up to `max_sessions`; its line per session is long enough for the
+/// 64 clients of the one-session rows, which measure serving in turn, not refusing.
 fn memory_store(max_sessions: usize) -> MemorySessionStore {
     MemorySessionStore::new(SessionConfig {
         max_sessions,
+        max_waiting: 1_000,
         ..SessionConfig::default()
     })
 }
