@@ -162,7 +162,7 @@ fn throughput() {
         "  reference (Python SDK + Strands, one process): ~65/s sequentially, p50 14 ms; 97% failed at 8 clients"
     );
     println!(
-        "  {:<22} {:>8} {:>14} {:>10} {:>10} {:>8}",
+        "  {:<30} {:>8} {:>14} {:>10} {:>10} {:>8}",
         "sessions", "clients", "invocations/s", "p50 ms", "p99 ms", "wrong"
     );
     for (run, shared) in [false, true].into_iter().enumerate() {
@@ -174,15 +174,7 @@ fn throughput() {
             };
             let result =
                 client_runtime.block_on(load(address, clients, shared, run * 100 + clients));
-            println!(
-                "  {:<22} {:>8} {:>14.0} {:>10.3} {:>10.3} {:>8}",
-                label,
-                clients,
-                result.per_second,
-                result.p50.as_secs_f64() * 1e3,
-                result.p99.as_secs_f64() * 1e3,
-                result.errors
-            );
+            print_row(label, clients, &result);
         }
     }
     println!();
