@@ -14,8 +14,12 @@
 //! - streaming: from the model's first text delta to the client receiving it over SSE, and
 //!   throughput at 8 clients as server-sent events beside plain JSON (`streaming_figures.rs`).
 //!
-//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming]`
+//! - the edge under pressure: latency while 3,000 connections hold half a request head, and an
+//!   overload of ten times the in-flight cap (`overload_figures.rs`).
+//!
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload]`
 
+mod overload_figures;
 mod redis_figures;
 mod streaming_figures;
 // The tests' helper, of which the bench needs only starting a server and a connection.
@@ -134,6 +138,9 @@ fn main() {
     }
     if wants("streaming") {
         streaming_figures::streaming();
+    }
+    if wants("overload") {
+        overload_figures::overload();
     }
 }
 
