@@ -17,8 +17,11 @@
 //! - the edge under pressure: latency while 3,000 connections hold half a request head, and an
 //!   overload of ten times the in-flight cap (`overload_figures.rs`).
 //!
-//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload]`
+//! - the hot path against a bare handler under `wrk` (`hot_path_figures.rs`).
+//!
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload|hot-path]`
 
+mod hot_path_figures;
 mod overload_figures;
 mod redis_figures;
 mod streaming_figures;
@@ -141,6 +144,9 @@ fn main() {
     }
     if wants("overload") {
         overload_figures::overload();
+    }
+    if wants("hot-path") {
+        hot_path_figures::hot_path();
     }
 }
 
