@@ -406,7 +406,7 @@ impl<'a> Transaction<'a> {
     }
 
     fn commit(mut self) {
-        self.conversation.keep(self.checkpoint);
+        self.conversation.keep();
         self.committed = true;
     }
 }

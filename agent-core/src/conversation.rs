@@ -2,7 +2,7 @@
 //!
 //! While a store holds a [`Checkpoint`] of a history (for the length of a turn), the history only
 //! grows at its end and the window only moves its logical start; nothing is dropped until the
-//! turn is kept ([`Conversation::compact`]). So a store can undo a turn in place by going back to
+//! turn is kept ([`Conversation::keep`]). So a store can undo a turn in place by going back to
 //! the checkpoint — no copy of the history per invocation. Without a checkpoint the window drops
 //! trimmed messages at once.
 
@@ -54,7 +54,7 @@ impl Conversation {
     }
 
     /// Where the conversation stands now; until [`Conversation::rollback`] or
-    /// [`Conversation::compact`], trimmed messages are kept so the checkpoint can be restored.
+    /// [`Conversation::keep`], trimmed messages are kept so the checkpoint can be restored.
     pub fn checkpoint(&mut self) -> Checkpoint {
         self.checkpoints += 1;
         Checkpoint {
@@ -70,13 +70,11 @@ impl Conversation {
         self.checkpoints = self.checkpoints.saturating_sub(1);
     }
 
-    /// Closes `checkpoint` keeping everything since; an outer checkpoint can still roll back.
-    pub fn keep(&mut self, checkpoint: Checkpoint) {
-        let _ = checkpoint;
+    /// Closes the innermost checkpoint keeping everything since; an outer checkpoint can still
+    /// roll back, and once none is open what the window trimmed is dropped for good.
+    pub fn keep(&mut self) {
         self.checkpoints = self.checkpoints.saturating_sub(1);
-        if self.checkpoints == 0 {
-            self.compact();
-        }
+        self.trim_front(0);
     }
 
     /// Drops the oldest turns, keeping every message from `from` on and at most half of those
@@ -85,19 +83,13 @@ impl Conversation {
     pub(crate) fn drop_oldest_turns(&mut self, from: usize) -> bool {
         let messages = self.messages();
         let keep_before = from / 2;
-        let cut = (from - keep_before..from)
-            .chain(std::iter::once(from))
+        let cut = (from - keep_before..=from)
             .find(|&index| index > 0 && messages.get(index).is_some_and(Message::starts_turn));
-        match cut {
-            Some(cut) if cut <= from => {
-                self.start += cut;
-                if self.checkpoints == 0 {
-                    self.compact();
-                }
-                true
-            }
-            _ => false,
-        }
+        let Some(cut) = cut else {
+            return false;
+        };
+        self.trim_front(cut);
+        true
     }
 
     /// What changed since `checkpoint`: how many of the oldest messages the window dropped, and
@@ -107,11 +99,14 @@ impl Conversation {
         (self.start.saturating_sub(checkpoint.start), appended)
     }
 
-    /// Drops for good what the window left behind; after this there is nothing to roll back to.
-    pub fn compact(&mut self) {
-        self.messages.drain(..self.start);
-        self.start = 0;
-        self.checkpoints = 0;
+    /// Moves the start past `count` more messages; they are dropped for good at once unless a
+    /// checkpoint may still need them.
+    fn trim_front(&mut self, count: usize) {
+        self.start += count;
+        if self.checkpoints == 0 {
+            self.messages.drain(..self.start);
+            self.start = 0;
+        }
     }
 }
 
@@ -150,7 +145,8 @@ impl Default for SlidingWindow {
 }
 
 impl SlidingWindow {
-    /// Moves `conversation`'s start past its oldest turns; [`Conversation::compact`] drops them.
+    /// Moves `conversation`'s start past its oldest turns; they are dropped for good once no
+    /// checkpoint is open ([`Conversation::keep`]).
     pub fn apply(&self, conversation: &mut Conversation) {
         let messages = conversation.messages();
         let len = messages.len();
@@ -166,10 +162,7 @@ impl SlidingWindow {
                     .find(|&index| messages[index].starts_turn())
             })
             .unwrap_or(0);
-        conversation.start += cut;
-        if conversation.checkpoints == 0 {
-            conversation.compact();
-        }
+        conversation.trim_front(cut);
     }
 }
 
@@ -250,7 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rollback_undoes_appends_and_window_moves_until_compacted() {
+    fn a_rollback_undoes_appends_and_window_moves_until_kept() {
         let mut conversation = Conversation::from(turn("a", 1));
         let before = conversation.clone();
         let checkpoint = conversation.checkpoint();
@@ -273,9 +266,11 @@ mod tests {
             "without a checkpoint, dropped at once"
         );
 
+        conversation.checkpoint();
         conversation.extend_turn(turn("b", 0));
         SlidingWindow { max_messages: 3 }.apply(&mut conversation);
-        conversation.compact();
+        assert_eq!(conversation.messages.len(), 6, "kept for a rollback");
+        conversation.keep();
         assert_eq!(
             conversation.messages,
             turn("b", 0),

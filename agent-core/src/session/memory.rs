@@ -164,8 +164,7 @@ impl SessionClaim for MemoryClaim {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), SessionError> {
-        let checkpoint = self.checkpoint;
-        self.guard.keep(checkpoint);
+        self.guard.keep();
         self.committed = true;
         self.presence.committed = true;
         Ok(())

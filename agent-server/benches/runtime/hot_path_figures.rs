@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::response::IntoResponse;
 use axum::routing::post;
 
-use crate::{memory_store, serve_app_in_background};
+use crate::{memory_store, run_in_background, serve_app_in_background};
 
 /// wrk's script: a new session id for every request (each wrk thread numbers its own), the
 /// tutorial's first question.
@@ -44,8 +44,8 @@ pub fn hot_path() {
     let script = std::env::temp_dir().join(format!("agentcore-wrk-{}.lua", std::process::id()));
     std::fs::write(&script, SCRIPT).unwrap();
 
-    let (floor, _floor) = serve_app_in_background_router(|| {
-        Router::new().route(
+    let (floor, _floor) = run_in_background(|listener| {
+        let router = Router::new().route(
             "/invocations",
             post(|body: Bytes| async move {
                 match serde_json::from_slice::<serde_json::Value>(&body) {
@@ -53,7 +53,8 @@ pub fn hot_path() {
                     Err(_) => axum::http::StatusCode::BAD_REQUEST.into_response(),
                 }
             }),
-        )
+        );
+        async move { axum::serve(listener, router).await }
     });
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
     let (replay, _replay) = serve_app_in_background(move || {
@@ -69,26 +70,6 @@ pub fn hot_path() {
     let replay_rate = wrk(&replay.to_string(), &script, "replay server");
     println!("  replay / bare: {:.2}\n", replay_rate / floor_rate);
     let _ = std::fs::remove_file(&script);
-}
-
-/// Serves a plain router like [`serve_app_in_background`] serves an app.
-fn serve_app_in_background_router(
-    build: impl FnOnce() -> Router + Send + 'static,
-) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            sender.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, build()).await.unwrap();
-        });
-    });
-    (receiver.recv().unwrap(), handle)
 }
 
 /// Runs wrk against `address`, prints its line, returns requests/s.

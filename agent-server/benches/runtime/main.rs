@@ -206,6 +206,16 @@ fn serve_in_background(
 fn serve_app_in_background(
     build: impl FnOnce() -> AgentCoreApp + Send + 'static,
 ) -> (SocketAddr, std::thread::JoinHandle<()>) {
+    run_in_background(move |listener| build().serve(listener, std::future::pending()))
+}
+
+/// Runs the server `serve` starts on a loopback listener, on its own 2-thread runtime; returns
+/// its address.
+fn run_in_background<F, Fut>(serve: F) -> (SocketAddr, std::thread::JoinHandle<()>)
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
     let (sender, receiver) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -214,10 +224,9 @@ fn serve_app_in_background(
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let app = build();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             sender.send(listener.local_addr().unwrap()).unwrap();
-            app.serve(listener, std::future::pending()).await.unwrap();
+            serve(listener).await.unwrap();
         });
     });
     (receiver.recv().unwrap(), handle)
