@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use memchr::memmem::Finder;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
@@ -65,12 +66,8 @@ impl RequestSummary {
 }
 
 impl Expectation {
-    /// True when `request` is the request this expectation describes.
-    pub fn matches(&self, request: &RequestSummary) -> bool {
-        self.mismatches(request) == 0
-    }
-
-    /// How many parts of `request` differ from the expectation; 0 is a match.
+    /// How many parts of `request` differ from the expectation; 0 is a match (the rule
+    /// [`RecordingSet::find`] applies with its prebuilt searchers).
     fn mismatches(&self, request: &RequestSummary) -> usize {
         let count = usize::from(self.message_count != request.message_count);
         let prompts = self.user_prompts.len().abs_diff(request.user_texts.len())
@@ -175,11 +172,14 @@ fn to_json(value: &impl Serialize) -> String {
 }
 
 /// The recordings of one or more scenarios, in file-name order, each response parsed once.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct RecordingSet {
     recordings: Vec<Recording>,
     /// `recordings[i]`'s response as the model answer it stands for.
     responses: Vec<ModelResponse>,
+    /// `recordings[i]`'s user prompts, each as a searcher built once: building one costs more
+    /// than the search itself, and a replay server does the search on every model call.
+    prompt_finders: Vec<Vec<Finder<'static>>>,
 }
 
 impl RecordingSet {
@@ -196,9 +196,11 @@ impl RecordingSet {
                     })
             })
             .collect::<Result<_, _>>()?;
+        let prompt_finders = recordings.iter().map(prompt_finders).collect();
         Ok(Self {
             recordings,
             responses,
+            prompt_finders,
         })
     }
 
@@ -230,6 +232,7 @@ impl RecordingSet {
     pub fn extend(&mut self, other: RecordingSet) {
         self.recordings.extend(other.recordings);
         self.responses.extend(other.responses);
+        self.prompt_finders.extend(other.prompt_finders);
     }
 
     /// All recordings.
@@ -259,10 +262,21 @@ impl RecordingSet {
 
     fn position(&self, messages: &[Message]) -> Result<usize, Box<Unmatched>> {
         let request = RequestSummary::of(messages);
+        let answers = |(recording, finders): (&Recording, &Vec<Finder>)| {
+            let expected = &recording.answers;
+            expected.message_count == request.message_count
+                && finders.len() == request.user_texts.len()
+                && expected.tool_results == request.tool_results
+                && finders
+                    .iter()
+                    .zip(&request.user_texts)
+                    .all(|(prompt, text)| prompt.find(text.as_bytes()).is_some())
+        };
         if let Some(found) = self
             .recordings
             .iter()
-            .position(|recording| recording.answers.matches(&request))
+            .zip(&self.prompt_finders)
+            .position(answers)
         {
             return Ok(found);
         }
@@ -273,6 +287,16 @@ impl RecordingSet {
             .map(|recording| (recording.name.clone(), recording.answers.clone()));
         Err(Box::new(Unmatched { request, nearest }))
     }
+}
+
+/// A searcher for each of `recording`'s user prompts, in order.
+fn prompt_finders(recording: &Recording) -> Vec<Finder<'static>> {
+    recording
+        .answers
+        .user_prompts
+        .iter()
+        .map(|prompt| Finder::new(prompt.as_bytes()).into_owned())
+        .collect()
 }
 
 fn load_recording(path: &Path) -> Result<Recording, LoadError> {
