@@ -3,18 +3,19 @@
 //! session, history, logging and validation included) against a bare axum handler that only
 //! parses the JSON body and answers a JSON string. Needs `wrk` (Debian package) on the PATH.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
 use agent_core::replay::{RecordingSet, ReplayModel};
-use agent_server::{AgentCoreApp, TutorialEntrypoint};
+use agent_server::{AgentCoreApp, TutorialEntrypoint, entrypoint_fn};
 use axum::Router;
 use axum::body::Bytes;
 use axum::response::IntoResponse;
 use axum::routing::post;
 
-use crate::{memory_store, run_in_background, serve_app_in_background};
+use crate::{memory_store, run_in_background_named, thread_cpu};
 
 /// wrk's script: a new session id for every request (each wrk thread numbers its own), the
 /// tutorial's first question.
@@ -44,7 +45,7 @@ pub fn hot_path() {
     let script = std::env::temp_dir().join(format!("agentcore-wrk-{}.lua", std::process::id()));
     std::fs::write(&script, SCRIPT).unwrap();
 
-    let (floor, _floor) = run_in_background(|listener| {
+    let (floor, _floor) = run_in_background_named("floor", |listener| {
         let router = Router::new().route(
             "/invocations",
             post(|body: Bytes| async move {
@@ -57,7 +58,7 @@ pub fn hot_path() {
         async move { axum::serve(listener, router).await }
     });
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
-    let (replay, _replay) = serve_app_in_background(move || {
+    let (replay, _replay) = run_in_background_named("replay", move |listener| {
         let model = ReplayModel::new(RecordingSet::load(&fixtures).unwrap());
         AgentCoreApp::new(TutorialEntrypoint::with_model(
             Arc::new(model),
@@ -65,15 +66,27 @@ pub fn hot_path() {
             agent_core::AgentConfig::default(),
             Arc::new(memory_store(10_000_000)),
         ))
+        .serve(listener, std::future::pending())
     });
-    let floor_rate = wrk(&floor.to_string(), &script, "bare handler");
-    let replay_rate = wrk(&replay.to_string(), &script, "replay server");
+    let (contract, _contract) = run_in_background_named("contract", |listener| {
+        let answer_at_once = entrypoint_fn(|_payload, _context| async { Ok("ok") });
+        AgentCoreApp::new(answer_at_once).serve(listener, std::future::pending())
+    });
+    let floor_rate = wrk(floor, "floor", &script, "bare handler");
+    let contract_rate = wrk(contract, "contract", &script, "contract only");
+    let replay_rate = wrk(replay, "replay", &script, "replay server");
+    println!(
+        "  contract only / bare: {:.2} (the contract around an entrypoint that answers at once)",
+        contract_rate / floor_rate
+    );
     println!("  replay / bare: {:.2}\n", replay_rate / floor_rate);
     let _ = std::fs::remove_file(&script);
 }
 
-/// Runs wrk against `address`, prints its line, returns requests/s.
-fn wrk(address: &str, script: &Path, label: &str) -> f64 {
+/// Runs wrk against `address`, prints its line with the CPU the server's threads (named
+/// `threads`) spent per request, returns requests/s.
+fn wrk(address: SocketAddr, threads: &str, script: &Path, label: &str) -> f64 {
+    let cpu_before = thread_cpu(threads);
     let output = Command::new("wrk")
         .args(["-t2", "-c8", "-d3s", "--latency", "-s"])
         .arg(script)
@@ -94,6 +107,14 @@ fn wrk(address: &str, script: &Path, label: &str) -> f64 {
         .unwrap_or(0.0);
     let failed = field("Non-2xx or 3xx responses:").unwrap_or_else(|| "0".into());
     let p99 = field("99%").unwrap_or_default();
-    println!("  {label:<16} {rate:>10.0} requests/s, p99 {p99}, non-2xx {failed}");
+    let requests: f64 = text
+        .lines()
+        .find_map(|line| line.trim().split_once(" requests in"))
+        .and_then(|(count, _)| count.parse().ok())
+        .unwrap_or(f64::NAN);
+    let cpu = (thread_cpu(threads) - cpu_before).as_secs_f64() * 1e6 / requests;
+    println!(
+        "  {label:<16} {rate:>10.0} requests/s, p99 {p99}, non-2xx {failed}, {cpu:.1} µs of server CPU per request"
+    );
     rate
 }

@@ -19,8 +19,12 @@
 //!
 //! - the hot path against a bare handler under `wrk` (`hot_path_figures.rs`).
 //!
-//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload|hot-path]`
+//! - the Bedrock path's CPU per Converse call against a bare SDK loop, both on a local Converse
+//!   stand-in (`bedrock_path_figures.rs`).
+//!
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload|hot-path|bedrock-path]`
 
+mod bedrock_path_figures;
 mod hot_path_figures;
 mod overload_figures;
 mod redis_figures;
@@ -148,6 +152,9 @@ fn main() {
     if wants("hot-path") {
         hot_path_figures::hot_path();
     }
+    if wants("bedrock-path") {
+        bedrock_path_figures::bedrock_path();
+    }
 }
 
 fn available_cores() -> usize {
@@ -216,10 +223,24 @@ where
     F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = std::io::Result<()>>,
 {
+    run_in_background_named("server", serve)
+}
+
+/// [`run_in_background`] with the runtime's threads named `name`, so their CPU can be told
+/// apart.
+fn run_in_background_named<F, Fut>(
+    name: &'static str,
+    serve: F,
+) -> (SocketAddr, std::thread::JoinHandle<()>)
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
     let (sender, receiver) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name(name)
             .enable_all()
             .build()
             .unwrap();
@@ -463,6 +484,25 @@ async fn text_bytes(entrypoint: &TutorialEntrypoint, id: &SessionId) -> u64 {
         .sum();
     let owner = "1".len();
     (blocks + id.as_str().len() + owner) as u64
+}
+
+/// CPU time spent so far by this process's threads whose name starts with `prefix`.
+pub(crate) fn thread_cpu(prefix: &str) -> Duration {
+    let mut nanos = 0;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten() {
+        let Ok(task) = task else { continue };
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let schedstat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        nanos += schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|on_cpu| on_cpu.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(nanos)
 }
 
 fn resident_bytes() -> u64 {
