@@ -13,6 +13,7 @@ use futures::future::join_all;
 use crate::conversation::{Checkpoint, Conversation, SlidingWindow};
 use crate::error::AgentError;
 use crate::events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
+use crate::inference::InferenceConfig;
 use crate::message::{ContentBlock, Message, Role};
 use crate::model::{
     ConverseRequest, Model, ModelError, ModelEvent, ModelResponse, StopReason, Usage,
@@ -59,6 +60,7 @@ pub struct Agent {
     model: Arc<dyn Model>,
     tools: ToolRegistry,
     system_prompt: String,
+    inference: InferenceConfig,
     config: AgentConfig,
 }
 
@@ -79,6 +81,7 @@ pub struct AgentBuilder {
     model: Arc<dyn Model>,
     tools: ToolRegistry,
     system_prompt: String,
+    inference: InferenceConfig,
     config: AgentConfig,
 }
 
@@ -86,6 +89,13 @@ impl AgentBuilder {
     /// The system prompt sent with every call.
     pub fn system_prompt(mut self, prompt: impl Into<String>) -> Self {
         self.system_prompt = prompt.into();
+        self
+    }
+
+    /// How the model samples its answers (Bedrock's `inferenceConfig`); by default the model's
+    /// own defaults, and nothing is sent.
+    pub fn inference(mut self, inference: InferenceConfig) -> Self {
+        self.inference = inference;
         self
     }
 
@@ -107,6 +117,7 @@ impl AgentBuilder {
             model: self.model,
             tools: self.tools,
             system_prompt: self.system_prompt,
+            inference: self.inference,
             config: self.config,
         }
     }
@@ -119,6 +130,7 @@ impl Agent {
             model,
             tools: ToolRegistry::new(),
             system_prompt: String::new(),
+            inference: InferenceConfig::default(),
             config: AgentConfig::default(),
         }
     }
@@ -275,6 +287,7 @@ impl Agent {
                 system: &self.system_prompt,
                 messages: conversation.messages(),
                 tools: self.tools.specs(),
+                inference: &self.inference,
             };
             let mut delivered = false;
             let outcome = if self.config.model_streaming {

@@ -7,7 +7,7 @@
 //! own retries are switched off: the agent's [`RetryPolicy`](crate::RetryPolicy) is the one
 //! retry policy, so attempts are counted and backed off in one place.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
@@ -17,10 +17,10 @@ use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
 use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
 use aws_sdk_bedrockruntime::types as sdk;
-use aws_smithy_types::{Document, Number};
 use futures::stream::{self, StreamExt};
-use serde_json::Value;
 
+pub use crate::bedrock_document::{from_document, to_document};
+use crate::bedrock_request::{RequestParts, ToolConfigCache};
 use crate::bedrock_stream::StreamAssembler;
 use crate::message::{
     ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
@@ -28,7 +28,6 @@ use crate::message::{
 use crate::model::{
     ConverseRequest, Model, ModelError, ModelEvent, ModelEvents, ModelResponse, StopReason, Usage,
 };
-use crate::tool::ToolSpec;
 
 /// The tutorial's model: Claude Sonnet 4 through the US cross-region inference profile.
 pub const DEFAULT_MODEL_ID: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
@@ -38,6 +37,7 @@ pub const DEFAULT_MODEL_ID: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
 pub struct BedrockModel {
     client: Client,
     model_id: String,
+    tool_configs: Arc<ToolConfigCache>,
 }
 
 impl BedrockModel {
@@ -61,6 +61,7 @@ impl BedrockModel {
         Self {
             client: Client::from_conf(builder.build()),
             model_id: model_id.into(),
+            tool_configs: Arc::default(),
         }
     }
 
@@ -104,14 +105,14 @@ impl Model for BedrockModel {
     }
 
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
-        let parts = RequestParts::of(&request)?;
+        let parts = RequestParts::of(&request, &self.tool_configs)?;
         let output = self
             .client
             .converse()
             .model_id(&self.model_id)
             .set_messages(Some(parts.messages))
-            .system(parts.system)
-            .inference_config(sdk::InferenceConfiguration::builder().build())
+            .set_system(parts.system)
+            .set_inference_config(parts.inference)
             .set_tool_config(parts.tools)
             .send()
             .await
@@ -120,13 +121,13 @@ impl Model for BedrockModel {
     }
 
     fn converse_stream<'a>(&'a self, request: ConverseRequest<'a>) -> ModelEvents<'a> {
-        let call = RequestParts::of(&request).map(|parts| {
+        let call = RequestParts::of(&request, &self.tool_configs).map(|parts| {
             self.client
                 .converse_stream()
                 .model_id(&self.model_id)
                 .set_messages(Some(parts.messages))
-                .system(parts.system)
-                .inference_config(sdk::InferenceConfiguration::builder().build())
+                .set_system(parts.system)
+                .set_inference_config(parts.inference)
                 .set_tool_config(parts.tools)
         });
         let start = match call {
@@ -187,118 +188,6 @@ async fn next_stream_event(
             Err(error) => return Some((Err(from_sdk_error(error)), StreamState::Done)),
         }
     }
-}
-
-/// The parts of a request both calls send.
-struct RequestParts {
-    messages: Vec<sdk::Message>,
-    system: sdk::SystemContentBlock,
-    tools: Option<sdk::ToolConfiguration>,
-}
-
-impl RequestParts {
-    fn of(request: &ConverseRequest<'_>) -> Result<Self, ModelError> {
-        let messages = request
-            .messages
-            .iter()
-            .map(to_sdk_message)
-            .collect::<Result<Vec<_>, _>>()?;
-        let tools = if request.tools.is_empty() {
-            None
-        } else {
-            Some(to_sdk_tool_config(request.tools)?)
-        };
-        Ok(Self {
-            messages,
-            system: sdk::SystemContentBlock::Text(request.system.to_owned()),
-            tools,
-        })
-    }
-}
-
-fn invalid_request(error: impl std::fmt::Display) -> ModelError {
-    ModelError::Rejected {
-        message: format!("the request could not be built: {error}"),
-    }
-}
-
-fn to_sdk_message(message: &Message) -> Result<sdk::Message, ModelError> {
-    let role = match message.role {
-        Role::User => sdk::ConversationRole::User,
-        Role::Assistant => sdk::ConversationRole::Assistant,
-    };
-    let content = message
-        .content
-        .iter()
-        .map(to_sdk_block)
-        .collect::<Result<Vec<_>, _>>()?;
-    sdk::Message::builder()
-        .role(role)
-        .set_content(Some(content))
-        .build()
-        .map_err(invalid_request)
-}
-
-fn to_sdk_block(block: &ContentBlock) -> Result<sdk::ContentBlock, ModelError> {
-    Ok(match block {
-        ContentBlock::Text(text) => sdk::ContentBlock::Text(text.clone()),
-        ContentBlock::ToolUse(tool_use) => sdk::ContentBlock::ToolUse(
-            sdk::ToolUseBlock::builder()
-                .tool_use_id(&tool_use.tool_use_id)
-                .name(&tool_use.name)
-                .input(to_document(&tool_use.input))
-                .build()
-                .map_err(invalid_request)?,
-        ),
-        ContentBlock::ToolResult(result) => {
-            let content = result
-                .content
-                .iter()
-                .map(|part| match part {
-                    ToolResultContent::Text(text) => {
-                        sdk::ToolResultContentBlock::Text(text.clone())
-                    }
-                    ToolResultContent::Json(value) => {
-                        sdk::ToolResultContentBlock::Json(to_document(value))
-                    }
-                })
-                .collect();
-            let status = match result.status {
-                ToolResultStatus::Success => sdk::ToolResultStatus::Success,
-                ToolResultStatus::Error => sdk::ToolResultStatus::Error,
-            };
-            sdk::ContentBlock::ToolResult(
-                sdk::ToolResultBlock::builder()
-                    .tool_use_id(&result.tool_use_id)
-                    .set_content(Some(content))
-                    .status(status)
-                    .build()
-                    .map_err(invalid_request)?,
-            )
-        }
-    })
-}
-
-fn to_sdk_tool_config(tools: &[ToolSpec]) -> Result<sdk::ToolConfiguration, ModelError> {
-    let tools = tools
-        .iter()
-        .map(|spec| {
-            sdk::ToolSpecification::builder()
-                .name(&spec.name)
-                .description(&spec.description)
-                .input_schema(sdk::ToolInputSchema::Json(to_document(&spec.input_schema)))
-                .build()
-                .map(sdk::Tool::ToolSpec)
-                .map_err(invalid_request)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    sdk::ToolConfiguration::builder()
-        .set_tools(Some(tools))
-        .tool_choice(sdk::ToolChoice::Auto(
-            sdk::AutoToolChoice::builder().build(),
-        ))
-        .build()
-        .map_err(invalid_request)
 }
 
 fn from_sdk_output(output: ConverseOutput) -> Result<ModelResponse, ModelError> {
@@ -521,60 +410,4 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         current = error.source();
     }
     parts.join(": ")
-}
-
-/// JSON to the SDK's document type.
-pub fn to_document(value: &Value) -> Document {
-    match value {
-        Value::Null => Document::Null,
-        Value::Bool(flag) => Document::Bool(*flag),
-        Value::Number(number) => Document::Number(if let Some(unsigned) = number.as_u64() {
-            Number::PosInt(unsigned)
-        } else if let Some(signed) = number.as_i64() {
-            Number::NegInt(signed)
-        } else {
-            Number::Float(number.as_f64().unwrap_or(f64::NAN))
-        }),
-        Value::String(text) => Document::String(text.clone()),
-        Value::Array(items) => Document::Array(items.iter().map(to_document).collect()),
-        Value::Object(fields) => Document::Object(
-            fields
-                .iter()
-                .map(|(key, value)| (key.clone(), to_document(value)))
-                .collect::<HashMap<_, _>>(),
-        ),
-    }
-}
-
-/// The SDK's document type to JSON.
-pub fn from_document(document: &Document) -> Value {
-    match document {
-        Document::Null => Value::Null,
-        Document::Bool(flag) => Value::Bool(*flag),
-        Document::Number(Number::PosInt(unsigned)) => Value::from(*unsigned),
-        Document::Number(Number::NegInt(signed)) => Value::from(*signed),
-        Document::Number(Number::Float(float)) => {
-            serde_json::Number::from_f64(*float).map_or(Value::Null, Value::Number)
-        }
-        Document::String(text) => Value::String(text.clone()),
-        Document::Array(items) => Value::Array(items.iter().map(from_document).collect()),
-        Document::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(key, value)| (key.clone(), from_document(value)))
-                .collect(),
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn documents_round_trip_json() {
-        let value = json!({"a": [1, -2, 2.5, "x", true, null, {"b": {}}]});
-        assert_eq!(from_document(&to_document(&value)), value);
-    }
 }

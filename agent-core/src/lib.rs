@@ -13,11 +13,16 @@ pub mod agent;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
 #[cfg(feature = "bedrock")]
+mod bedrock_document;
+#[cfg(feature = "bedrock")]
+mod bedrock_request;
+#[cfg(feature = "bedrock")]
 mod bedrock_stream;
 pub mod context;
 pub mod conversation;
 pub mod error;
 pub mod events;
+pub mod inference;
 pub mod message;
 pub mod model;
 pub mod replay;
@@ -37,6 +42,7 @@ pub use context::RuntimeContext;
 pub use conversation::{Conversation, SlidingWindow};
 pub use error::AgentError;
 pub use events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
+pub use inference::InferenceConfig;
 pub use message::{
     ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
 };

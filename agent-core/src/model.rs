@@ -12,6 +12,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
+use crate::inference::{InferenceConfig, MODEL_DEFAULTS};
 use crate::message::Message;
 use crate::tool::ToolSpec;
 
@@ -64,9 +65,23 @@ pub enum ModelEvent {
 /// What the agent sends the model on every call.
 #[derive(Debug, Clone, Copy)]
 pub struct ConverseRequest<'a> {
+    /// The system prompt; empty for none (then none is sent: Bedrock refuses an empty block).
     pub system: &'a str,
     pub messages: &'a [Message],
     pub tools: &'a [ToolSpec],
+    pub inference: &'a InferenceConfig,
+}
+
+impl<'a> ConverseRequest<'a> {
+    /// A request with the model's own sampling defaults.
+    pub fn new(system: &'a str, messages: &'a [Message], tools: &'a [ToolSpec]) -> Self {
+        Self {
+            system,
+            messages,
+            tools,
+            inference: &MODEL_DEFAULTS,
+        }
+    }
 }
 
 /// The model's answer to one request.
@@ -209,11 +224,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_model_that_cannot_stream_streams_its_whole_answer_at_once() {
-        let request = |system| ConverseRequest {
-            system,
-            messages: &[],
-            tools: &[],
-        };
+        let request = |system| ConverseRequest::new(system, &[], &[]);
         let events: Vec<_> = Whole.converse_stream(request("")).collect().await;
         assert_eq!(
             events,

@@ -465,11 +465,7 @@ mod tests {
             RecordingSet::new(vec![recording("answer", expectation(1, &["hi"], &[]))]).unwrap(),
         );
         let messages = [Message::user("hi there")];
-        let request = ConverseRequest {
-            system: "",
-            messages: &messages,
-            tools: &[],
-        };
+        let request = ConverseRequest::new("", &messages, &[]);
         let response = model.converse(request).await.unwrap();
         assert_eq!(response.message, Message::assistant("answer"));
         let wrong = [Message::user("bye")];

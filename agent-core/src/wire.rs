@@ -18,6 +18,8 @@ pub struct ConverseBody {
     pub system: Vec<SystemBlock>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_config: Option<Value>,
 }
 
 /// A block of the system prompt.

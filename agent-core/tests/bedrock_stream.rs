@@ -98,11 +98,7 @@ async fn bedrock(response: ResponseTemplate) -> (MockServer, BedrockModel) {
 async fn events_of(model: &BedrockModel) -> Vec<Result<ModelEvent, ModelError>> {
     let messages = [Message::user("2+5の答えは?")];
     model
-        .converse_stream(ConverseRequest {
-            system: "",
-            messages: &messages,
-            tools: &[],
-        })
+        .converse_stream(ConverseRequest::new("", &messages, &[]))
         .collect()
         .await
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use agent_core::{
     Agent, AgentConfig, BedrockModel, ContentBlock, Conversation, ConverseRequest,
-    DEFAULT_MODEL_ID, Message, Model, ModelError, RetryPolicy, Role, StopReason, ToolResult,
-    ToolSpec, ToolUse, Usage,
+    DEFAULT_MODEL_ID, InferenceConfig, Message, Model, ModelError, RetryPolicy, Role, StopReason,
+    ToolResult, ToolSpec, ToolUse, Usage,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
@@ -55,11 +55,7 @@ async fn model_for(server: &MockServer) -> BedrockModel {
 async fn say_hi(model: &BedrockModel) -> Result<agent_core::ModelResponse, ModelError> {
     let messages = [Message::user("hi")];
     model
-        .converse(ConverseRequest {
-            system: "",
-            messages: &messages,
-            tools: &[],
-        })
+        .converse(ConverseRequest::new("", &messages, &[]))
         .await
 }
 
@@ -98,11 +94,11 @@ async fn sends_the_converse_shape_and_parses_a_tool_use() {
     let messages = history_with_tool_round();
     let tools = [calculator_spec()];
     let response = model
-        .converse(ConverseRequest {
-            system: "あなたは役立つアシスタントです。",
-            messages: &messages,
-            tools: &tools,
-        })
+        .converse(ConverseRequest::new(
+            "あなたは役立つアシスタントです。",
+            &messages,
+            &tools,
+        ))
         .await
         .unwrap();
 
@@ -148,7 +144,42 @@ async fn sends_the_converse_shape_and_parses_a_tool_use() {
             "toolChoice": {"auto": {}}
         })
     );
-    assert_eq!(body["inferenceConfig"], json!({}));
+    assert!(
+        body.get("inferenceConfig").is_none(),
+        "an agent that sets no inference settings sends none: {body}"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_without_a_system_prompt_sends_no_system_block_and_sends_its_inference_settings() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(end_turn_body("ok")))
+        .mount(&server)
+        .await;
+    let inference = InferenceConfig {
+        max_tokens: Some(512),
+        temperature: Some(0.25),
+        top_p: Some(0.5),
+        stop_sequences: vec!["###".into()],
+    };
+    let agent = Agent::builder(Arc::new(model_for(&server).await))
+        .inference(inference)
+        .config(AgentConfig {
+            model_streaming: false,
+            ..AgentConfig::default()
+        })
+        .build();
+    agent.invoke(&mut Conversation::new(), "hi").await.unwrap();
+
+    let requests = server.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert!(body.get("system").is_none(), "{body}");
+    assert!(body.get("toolConfig").is_none(), "{body}");
+    assert_eq!(
+        body["inferenceConfig"],
+        json!({"maxTokens": 512, "temperature": 0.25, "topP": 0.5, "stopSequences": ["###"]})
+    );
 }
 
 #[tokio::test]
