@@ -51,6 +51,10 @@ use agent_tools::Clock;
 use async_trait::async_trait;
 use serde_json::json;
 
+/// The binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Answers the tutorial's calculator turn at once: a prompt gets a calculator tool use, a tool
 /// result gets the answer, and a thank-you gets a plain reply.
 struct InstantModel;
