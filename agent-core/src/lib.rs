@@ -6,8 +6,8 @@
 //!   on by default) is Bedrock Converse through the AWS SDK, [`replay`] answers from recordings;
 //! - [`tool`]: tools and the registry that runs them without ever failing an invocation;
 //! - [`agent`]: the loop that ties them together, with retries, a cycle cap and rollback;
-//! - [`session`] and [`context`]: per-session state with AgentCore's lifecycle, in memory or
-//!   (feature `redis`) in Redis, scoped by owner.
+//! - [`session`]: per-session state with AgentCore's lifecycle, in memory or (feature `redis`)
+//!   in Redis, scoped by owner.
 
 pub mod agent;
 #[cfg(feature = "bedrock")]
@@ -18,7 +18,6 @@ mod bedrock_document;
 mod bedrock_request;
 #[cfg(feature = "bedrock")]
 mod bedrock_stream;
-pub mod context;
 pub mod conversation;
 pub mod error;
 pub mod events;
@@ -38,7 +37,6 @@ pub mod wire;
 pub use agent::{Agent, AgentBuilder, AgentConfig, AgentReply};
 #[cfg(feature = "bedrock")]
 pub use bedrock::{BedrockModel, DEFAULT_MODEL_ID};
-pub use context::RuntimeContext;
 pub use conversation::{Conversation, SlidingWindow};
 pub use error::AgentError;
 pub use events::{AgentEvent, AgentEvents, Disconnected, NoEvents};

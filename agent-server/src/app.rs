@@ -4,16 +4,17 @@
 //! whatever the Content-Type, session and request ids, forwarded headers, busy tracking — so an
 //! entrypoint only sees a parsed payload and its [`RuntimeContext`].
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use agent_core::context::forwarded_header_key;
-use agent_core::{RuntimeContext, SessionId};
+use agent_core::SessionId;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::AsHeaderName;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -25,9 +26,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
+use crate::context::RuntimeContext;
 use crate::edge::EdgeConfig;
 use crate::entrypoint::{Entrypoint, Output};
 use crate::error::InvocationError;
+use crate::forwarded_headers::{
+    OAUTH2_CALLBACK_URL_HEADER, WORKLOAD_ACCESS_TOKEN_FALLBACK_HEADER,
+    WORKLOAD_ACCESS_TOKEN_HEADER, forwarded_header_key,
+};
 use crate::health::{BusyGuard, Health};
 use crate::stream_events::error_value;
 
@@ -214,18 +220,24 @@ async fn invocations(
 }
 
 /// The context a request's headers give: session id (generated when absent), request id
-/// (likewise), runtime user id and forwarded headers. A `/ws` handshake gives it the same way.
+/// (likewise), runtime user id, forwarded headers and AgentCore Identity's token and callback
+/// URL. A `/ws` handshake gives it the same way.
 pub(crate) fn context_of(headers: &HeaderMap) -> Result<RuntimeContext, InvocationError> {
     let session_id = session_id_of(headers)?;
     let user_id = user_id_of(headers)?;
     let request_id = header_text(headers, &REQUEST_ID_HEADER)
         .filter(|id| !id.is_empty())
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let present = |name: &str| header_text(headers, name).filter(|value| !value.is_empty());
     Ok(RuntimeContext {
         session_id,
         request_id,
         user_id,
         request_headers: forwarded_headers(headers),
+        workload_access_token: present(WORKLOAD_ACCESS_TOKEN_HEADER)
+            .or_else(|| present(WORKLOAD_ACCESS_TOKEN_FALLBACK_HEADER))
+            .map(str::to_owned),
+        oauth2_callback_url: present(OAUTH2_CALLBACK_URL_HEADER).map(str::to_owned),
     })
 }
 
@@ -290,19 +302,31 @@ fn user_id_of(headers: &HeaderMap) -> Result<Option<String>, InvocationError> {
         })
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    headers.get(name).and_then(|value| value.to_str().ok())
+fn header_text<'a>(headers: &'a HeaderMap, name: impl AsHeaderName) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|value| std::str::from_utf8(value.as_bytes()).ok())
 }
 
-fn forwarded_headers(headers: &HeaderMap) -> std::collections::BTreeMap<String, String> {
-    headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let key = forwarded_header_key(name.as_str())?;
-            let value = std::str::from_utf8(value.as_bytes()).ok()?;
-            Some((key, value.to_owned()))
-        })
-        .collect()
+/// The forwardable headers; a repeated header's values joined with `, `, as HTTP reads them.
+fn forwarded_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut forwarded = BTreeMap::<String, String>::new();
+    for (name, value) in headers {
+        let (Some(key), Ok(value)) = (
+            forwarded_header_key(name.as_str()),
+            std::str::from_utf8(value.as_bytes()),
+        ) else {
+            continue;
+        };
+        forwarded
+            .entry(key)
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(value);
+            })
+            .or_insert_with(|| value.to_owned());
+    }
+    forwarded
 }
 
 /// The body as JSON whatever the Content-Type says, as the reference runtime reads it.

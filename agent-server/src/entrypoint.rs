@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use agent_core::RuntimeContext;
+use crate::context::RuntimeContext;
 use async_trait::async_trait;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde::Serialize;

@@ -14,24 +14,31 @@
 //! # }
 //! ```
 
+pub mod agent_entrypoint;
 pub mod app;
 pub mod config;
+pub mod context;
 pub mod edge;
 pub mod entrypoint;
 pub mod error;
+pub mod forwarded_headers;
 pub mod health;
 pub mod stream_events;
 pub mod streamed;
 pub mod tutorial;
 mod websocket;
 
+pub use agent_entrypoint::{AgentEntrypoint, AgentRequest, PayloadReader, PromptPayload};
 pub use app::{
     AgentCoreApp, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, REQUEST_ID_HEADER,
     SESSION_ID_HEADER, USER_ID_HEADER, shutdown_signal,
 };
 pub use config::{LogFormat, ServerConfig};
+pub use context::RuntimeContext;
 pub use edge::EdgeConfig;
 pub use entrypoint::{Entrypoint, Output, entrypoint_fn, streaming_entrypoint_fn};
 pub use error::InvocationError;
 pub use health::{BusyGuard, Health, PingStatus, Status};
-pub use tutorial::{TutorialEntrypoint, TutorialRequest, personalised_prompt, tutorial_agent};
+pub use tutorial::{
+    TutorialEntrypoint, TutorialPayload, TutorialRequest, personalised_prompt, tutorial_agent,
+};

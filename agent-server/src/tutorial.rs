@@ -1,25 +1,21 @@
 //! The tutorial's agent: three tools, a system prompt that asks it to confirm the user's name,
-//! and an entrypoint that reads `{"prompt", "user_id"}` and personalises the prompt.
+//! and a payload `{"prompt", "user_id"}` whose user's name personalises the prompt.
 //!
-//! Unlike the reference's single global agent, the definition here is shared and immutable and
-//! each runtime session owns its own conversation in a [`SessionStore`], so sessions served by
-//! one process cannot see each other. Sessions belong to the payload's `user_id`: the same session
-//! id sent by another user is another, fresh session.
+//! It is an [`AgentEntrypoint`] with the tutorial's [`TutorialPayload`] reader: unlike the
+//! reference's single global agent, the definition is shared and immutable and each runtime
+//! session owns its own conversation, so sessions served by one process cannot see each other.
+//! Sessions belong to the payload's `user_id`: the same session id sent by another user is
+//! another, fresh session.
 
 use std::sync::Arc;
 
-use agent_core::{
-    Agent, AgentConfig, AgentEvents, AgentReply, Model, NoEvents, RuntimeContext, SessionId,
-    SessionKey, SessionOwner, SessionStore, SessionTurn,
-};
+use agent_core::{Agent, AgentConfig, Model, SessionId, SessionKey, SessionOwner, SessionStore};
 use agent_tools::{Clock, tutorial_tools};
-use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::entrypoint::{Entrypoint, Output};
+use crate::agent_entrypoint::{AgentEntrypoint, AgentRequest, PayloadReader, prompt_field};
+use crate::context::RuntimeContext;
 use crate::error::InvocationError;
-use crate::stream_events::result_value;
-use crate::streamed::spawn_streamed;
 
 /// The reference agent's system prompt, verbatim.
 pub const SYSTEM_PROMPT: &str = "\n    あなたは役立つアシスタントです。簡単な計算ができ、\n    天気を伝え、現在の時刻を提供することができます。\n    常にユーザーの名前を確認することから始めてください\n    ";
@@ -77,21 +73,8 @@ impl TutorialRequest {
     /// Reads `{"prompt": string, "user_id": "1".."5"}`, saying exactly what is wrong otherwise.
     pub fn from_payload(payload: &Value) -> Result<Self, InvocationError> {
         let invalid = |details: String| InvocationError::InvalidPayload(details);
-        let Some(fields) = payload.as_object() else {
-            return Err(invalid(
-                "the payload must be a JSON object such as {\"prompt\": \"…\", \"user_id\": \"1\"}"
-                    .into(),
-            ));
-        };
-        let prompt = match fields.get("prompt") {
-            None => return Err(invalid("\"prompt\" is required".into())),
-            Some(Value::String(prompt)) if prompt.trim().is_empty() => {
-                return Err(invalid("\"prompt\" must not be empty".into()));
-            }
-            Some(Value::String(prompt)) => prompt.clone(),
-            Some(_) => return Err(invalid("\"prompt\" must be a string".into())),
-        };
-        let (user_id, user_name) = match fields.get("user_id") {
+        let prompt = prompt_field(payload, "{\"prompt\": \"…\", \"user_id\": \"1\"}")?;
+        let (user_id, user_name) = match payload.get("user_id") {
             None => {
                 return Err(invalid(format!(
                     "\"user_id\" is required; {}",
@@ -123,14 +106,31 @@ fn known_users() -> String {
     format!("known user ids: {}", users.join(", "))
 }
 
-/// The tutorial entrypoint: one conversation per runtime session.
-#[derive(Clone)]
-pub struct TutorialEntrypoint {
-    agent: Arc<Agent>,
-    sessions: Arc<dyn SessionStore>,
+/// The tutorial's payload reader: the user table and the reference's prompt template.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TutorialPayload;
+
+impl PayloadReader for TutorialPayload {
+    fn read(
+        &self,
+        payload: &Value,
+        context: &RuntimeContext,
+    ) -> Result<AgentRequest, InvocationError> {
+        let request = TutorialRequest::from_payload(payload)?;
+        Ok(AgentRequest {
+            prompt: personalised_prompt(request.user_name, &request.prompt, &context.session_id),
+            session: SessionKey::new(
+                SessionOwner::user(request.user_id),
+                context.session_id.clone(),
+            ),
+        })
+    }
 }
 
-impl TutorialEntrypoint {
+/// The tutorial entrypoint: one conversation per runtime session.
+pub type TutorialEntrypoint = AgentEntrypoint<TutorialPayload>;
+
+impl AgentEntrypoint<TutorialPayload> {
     /// The tutorial agent around `model`, keeping its sessions in `sessions`.
     pub fn with_model(
         model: Arc<dyn Model>,
@@ -138,81 +138,12 @@ impl TutorialEntrypoint {
         agent: AgentConfig,
         sessions: Arc<dyn SessionStore>,
     ) -> Self {
-        Self::new(tutorial_agent(model, clock, agent), sessions)
+        Self::tutorial(tutorial_agent(model, clock, agent), sessions)
     }
 
-    /// Serves `agent` with per-session state in `sessions`.
-    pub fn new(agent: Agent, sessions: Arc<dyn SessionStore>) -> Self {
-        Self {
-            agent: Arc::new(agent),
-            sessions,
-        }
-    }
-
-    /// Where its sessions are kept.
-    pub fn sessions(&self) -> &Arc<dyn SessionStore> {
-        &self.sessions
-    }
-}
-
-impl TutorialEntrypoint {
-    /// Validates the payload and takes the session's turn: bad input never creates or changes a
-    /// session, and a busy or unreachable session store answers before any stream starts.
-    async fn begin(
-        &self,
-        payload: &Value,
-        context: RuntimeContext,
-    ) -> Result<(SessionTurn, String), InvocationError> {
-        let request = TutorialRequest::from_payload(payload)?;
-        let prompt = personalised_prompt(request.user_name, &request.prompt, &context.session_id);
-        let key = SessionKey::new(SessionOwner::user(request.user_id), context.session_id);
-        let turn = self.sessions.checkout(&key).await?;
-        Ok((turn, prompt))
-    }
-}
-
-/// Answers `prompt` in `turn`, reporting to `events`; keeps the exchange only if it succeeded.
-async fn run_turn(
-    agent: &Agent,
-    mut turn: SessionTurn,
-    prompt: &str,
-    events: &mut dyn AgentEvents,
-) -> Result<AgentReply, InvocationError> {
-    match agent.invoke_streaming_in(&mut turn, prompt, events).await {
-        Ok(reply) => {
-            turn.commit().await?;
-            Ok(reply)
-        }
-        Err(error) => {
-            turn.release().await;
-            Err(error.into())
-        }
-    }
-}
-
-#[async_trait]
-impl Entrypoint for TutorialEntrypoint {
-    async fn invoke(
-        &self,
-        payload: Value,
-        context: RuntimeContext,
-    ) -> Result<Output, InvocationError> {
-        let (turn, prompt) = self.begin(&payload, context).await?;
-        let reply = run_turn(&self.agent, turn, &prompt, &mut NoEvents).await?;
-        Ok(Output::Value(Value::String(reply.text)))
-    }
-
-    async fn invoke_streaming(
-        &self,
-        payload: Value,
-        context: RuntimeContext,
-    ) -> Result<Output, InvocationError> {
-        let (turn, prompt) = self.begin(&payload, context).await?;
-        let agent = self.agent.clone();
-        Ok(spawn_streamed(move |mut events| async move {
-            let reply = run_turn(&agent, turn, &prompt, &mut events).await?;
-            Ok(result_value(&reply))
-        }))
+    /// Serves `agent` on the tutorial's payloads, with per-session state in `sessions`.
+    pub fn tutorial(agent: Agent, sessions: Arc<dyn SessionStore>) -> Self {
+        Self::with_reader(agent, sessions, TutorialPayload)
     }
 }
 

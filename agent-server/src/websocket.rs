@@ -38,7 +38,7 @@ enum Incoming {
     Closed,
 }
 
-async fn serve(app: AgentCoreApp, mut socket: WebSocket, context: agent_core::RuntimeContext) {
+async fn serve(app: AgentCoreApp, mut socket: WebSocket, context: crate::context::RuntimeContext) {
     let mut waiting = VecDeque::new();
     loop {
         let text = match waiting.pop_front() {

@@ -276,7 +276,7 @@ async fn a_panicking_or_failing_tool_becomes_an_error_result_and_the_server_surv
         .unwrap()
         .config(test_agent_config())
         .build();
-    let app = AgentCoreApp::new(TutorialEntrypoint::new(
+    let app = AgentCoreApp::new(TutorialEntrypoint::tutorial(
         agent,
         Arc::new(MemorySessionStore::new(SessionConfig::default())),
     ));

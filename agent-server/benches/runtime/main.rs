@@ -43,10 +43,12 @@ use std::time::{Duration, Instant};
 
 use agent_core::{
     AgentConfig, ContentBlock, ConverseRequest, MemorySessionStore, Message, Model, ModelError,
-    ModelResponse, Role, RuntimeContext, SessionConfig, SessionId, SessionKey, SessionOwner,
-    SessionStore, StopReason, ToolUse, Usage,
+    ModelResponse, Role, SessionConfig, SessionId, SessionKey, SessionOwner, SessionStore,
+    StopReason, ToolUse, Usage,
 };
-use agent_server::{AgentCoreApp, Entrypoint, SESSION_ID_HEADER, TutorialEntrypoint};
+use agent_server::{
+    AgentCoreApp, Entrypoint, RuntimeContext, SESSION_ID_HEADER, TutorialEntrypoint,
+};
 use agent_tools::Clock;
 use async_trait::async_trait;
 use serde_json::json;
@@ -454,12 +456,7 @@ async fn fill_sessions(entrypoint: &TutorialEntrypoint, count: usize) -> Vec<Ses
         .collect();
     for id in &ids {
         for prompt in ["2+5の答えは?", "ありがとう"] {
-            let context = RuntimeContext {
-                session_id: id.clone(),
-                request_id: String::new(),
-                user_id: None,
-                request_headers: Default::default(),
-            };
+            let context = RuntimeContext::for_session(id.clone());
             entrypoint
                 .invoke(json!({"prompt": prompt, "user_id": "1"}), context)
                 .await
