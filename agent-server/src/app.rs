@@ -47,8 +47,9 @@ pub const USER_ID_HEADER: HeaderName =
 /// The request id header.
 pub const REQUEST_ID_HEADER: HeaderName =
     HeaderName::from_static("x-amzn-bedrock-agentcore-runtime-request-id");
-/// Default largest accepted request body: 1 MiB.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default largest accepted request body: 100 MiB, so every payload AgentCore accepts (up to
+/// 100 MB) is served.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
 /// Default cap on invocations served at once.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_000;
 
@@ -100,9 +101,20 @@ impl AgentCoreApp {
         self
     }
 
-    /// The busy tracker behind `/ping`; hold a [`crate::BusyGuard`] during background work.
+    /// The health behind `/ping`: hold a [`crate::BusyGuard`] during background work, or
+    /// force a status.
     pub fn health(&self) -> &Health {
         &self.health
+    }
+
+    /// Asks `handler` for `/ping`'s status (the reference's `@app.ping`); its `None` leaves it
+    /// to the busy tracking.
+    pub fn with_ping_handler(
+        self,
+        handler: impl Fn() -> Option<crate::health::Status> + Send + Sync + 'static,
+    ) -> Self {
+        self.health.set_ping_handler(handler);
+        self
     }
 
     /// The entrypoint served.
@@ -197,8 +209,11 @@ async fn invocations(
     let mut response = match outcome {
         Ok(Output::Value(value)) => json_response(&value),
         Ok(Output::Stream(items)) => event_stream_response(items, (busy, admitted)),
+        Ok(Output::Response(response)) => response,
         Err(error) => {
-            span.in_scope(|| tracing::warn!(%error, "invocation failed"));
+            span.in_scope(
+                || tracing::warn!(%error, error_type = error.kind(), "invocation failed"),
+            );
             error.into_response()
         }
     };
@@ -302,7 +317,7 @@ fn user_id_of(headers: &HeaderMap) -> Result<Option<String>, InvocationError> {
         })
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: impl AsHeaderName) -> Option<&'a str> {
+fn header_text(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     headers
         .get(name)
         .and_then(|value| std::str::from_utf8(value.as_bytes()).ok())
@@ -365,7 +380,7 @@ fn event_stream_response(
                 Ok(value) => value,
                 Err(error) => {
                     *failed = true;
-                    tracing::warn!(%error, "stream failed");
+                    tracing::warn!(%error, error_type = error.kind(), "stream failed");
                     error_value(&error)
                 }
             };

@@ -7,6 +7,7 @@ use std::future::Future;
 
 use crate::context::RuntimeContext;
 use async_trait::async_trait;
+use axum::response::{IntoResponse, Response};
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
@@ -41,9 +42,19 @@ pub enum Output {
     /// JSON values sent one by one as `data: <json>` events, `text/event-stream`. An error ends
     /// the stream with one last event `{"error", "error_type", "message"}`.
     Stream(BoxStream<'static, Result<Value, InvocationError>>),
+    /// A response of the entrypoint's own making — status, headers and body as it built them
+    /// (the reference's handlers returning a Starlette `Response`). The runtime adds only the
+    /// session and request id headers. On `/ws` its body is sent as one text message.
+    Response(Response),
 }
 
 impl Output {
+    /// A response of the entrypoint's own: anything axum can answer with, such as
+    /// `(StatusCode::ACCEPTED, [("location", "/jobs/7")], "queued")`.
+    pub fn response(response: impl IntoResponse) -> Self {
+        Self::Response(response.into_response())
+    }
+
     /// One serialisable value.
     pub fn value(value: impl Serialize) -> Result<Self, InvocationError> {
         to_json(value).map(Self::Value)

@@ -76,6 +76,10 @@ pub enum InvocationError {
     /// Anything else; a bug, not the client's doing.
     #[error("Internal error: {0}")]
     Internal(String),
+    /// An entrypoint's own failure with the status it chose (the reference's handlers raising
+    /// an HTTP error): answered `{"error": message}` with that status.
+    #[error("{message}")]
+    Http { status: StatusCode, message: String },
     /// No such route.
     #[error("Not found: {0}")]
     NotFound(String),
@@ -88,6 +92,7 @@ pub enum InvocationError {
 #[derive(Debug, Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     details: &'a str,
 }
 
@@ -97,6 +102,20 @@ pub const MODEL_UNREACHABLE_HINT: &str = "Configure AWS for Bedrock (AWS_REGION 
      `cargo run -p agent-server -- --replay fixtures/tutorial`.";
 
 impl InvocationError {
+    /// An entrypoint's failure answered with `status`, which must be a client or server error
+    /// (4xx or 5xx); any other status answers 500, since an error cannot succeed.
+    pub fn with_status(status: StatusCode, message: impl Into<String>) -> Self {
+        let status = if status.is_client_error() || status.is_server_error() {
+            status
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        Self::Http {
+            status,
+            message: message.into(),
+        }
+    }
+
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -117,6 +136,7 @@ impl InvocationError {
             Self::ModelFailed { .. } => StatusCode::BAD_GATEWAY,
             Self::ModelTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Http { status, .. } => *status,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         }
@@ -142,14 +162,16 @@ impl InvocationError {
             Self::ModelFailed { .. } => "ModelFailed",
             Self::ModelTimeout(_) => "ModelTimeout",
             Self::Internal(_) => "Internal",
+            Self::Http { .. } => "EntrypointError",
             Self::NotFound(_) => "NotFound",
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
         }
     }
 
     /// The `error` field: what kind of failure, in words.
-    fn title(&self) -> &'static str {
+    fn title(&self) -> &str {
         match self {
+            Self::Http { message, .. } => message,
             Self::InvalidJson(_) => "Invalid JSON",
             Self::InvalidPayload(_) => "Invalid payload",
             Self::InvalidSessionId(_) => "Invalid session id",
@@ -222,6 +244,7 @@ impl InvocationError {
             | Self::Internal(details)
             | Self::NotFound(details)
             | Self::MethodNotAllowed(details) => details.clone(),
+            Self::Http { .. } => String::new(),
         }
     }
 }
@@ -401,5 +424,14 @@ mod tests {
             assert_eq!(mapped.status().as_u16(), status, "{error}");
             assert_eq!(mapped.retry_after_secs(), retry_after, "{error}");
         }
+    }
+
+    #[test]
+    fn an_entrypoints_own_error_keeps_its_status_unless_it_is_no_error() {
+        let error = InvocationError::with_status(StatusCode::FORBIDDEN, "tenant suspended");
+        assert_eq!(error.status(), StatusCode::FORBIDDEN);
+        assert_eq!(error.to_string(), "tenant suspended");
+        let not_an_error = InvocationError::with_status(StatusCode::OK, "fine?");
+        assert_eq!(not_an_error.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

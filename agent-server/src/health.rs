@@ -1,24 +1,36 @@
-//! `/ping` health: `Healthy`, or `HealthyBusy` while invocations or tracked tasks run.
+//! `/ping` health: `Healthy`, or `HealthyBusy` while invocations or tracked tasks run — unless
+//! the app says otherwise.
 //!
 //! AgentCore does not reclaim a runtime that reports `HealthyBusy`, so long background work
-//! should hold a [`BusyGuard`] for as long as it runs.
+//! should hold a [`BusyGuard`] for as long as it runs. As in the reference, the status reported
+//! is the forced one if any ([`Health::force`]), else the app's own ping handler's
+//! ([`Health::set_ping_handler`]), else the automatic one; `time_of_last_update` moves only when
+//! the reported status changes, since a timestamp that moved on every ping would keep an idle
+//! session alive.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-/// Shared busy counter; cheap to clone.
-#[derive(Clone, Debug)]
+/// An app's own view of its health: a status, or `None` to leave it to the busy tracking.
+pub type PingHandler = dyn Fn() -> Option<Status> + Send + Sync;
+
+/// Shared health state; cheap to clone.
+#[derive(Clone)]
 pub struct Health {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     busy: AtomicUsize,
-    last_update: AtomicU64,
+    /// The forced status: 0 for none, else [`Status::code`].
+    forced: AtomicU8,
+    handler: RwLock<Option<Arc<PingHandler>>>,
+    /// The status last reported and since when (unix seconds).
+    reported: Mutex<(Status, u64)>,
 }
 
 /// The `/ping` answer.
@@ -36,8 +48,24 @@ pub enum Status {
     HealthyBusy,
 }
 
+impl Status {
+    fn code(self) -> u8 {
+        match self {
+            Self::Healthy => 1,
+            Self::HealthyBusy => 2,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Self::Healthy),
+            2 => Some(Self::HealthyBusy),
+            _ => None,
+        }
+    }
+}
+
 /// Marks the runtime busy until dropped.
-#[derive(Debug)]
 pub struct BusyGuard {
     health: Health,
 }
@@ -47,7 +75,9 @@ impl Default for Health {
         Self {
             inner: Arc::new(Inner {
                 busy: AtomicUsize::new(0),
-                last_update: AtomicU64::new(unix_now()),
+                forced: AtomicU8::new(0),
+                handler: RwLock::new(None),
+                reported: Mutex::new((Status::Healthy, unix_now())),
             }),
         }
     }
@@ -57,23 +87,81 @@ impl Health {
     /// Marks one unit of work as running; `HealthyBusy` until every guard is dropped.
     pub fn track(&self) -> BusyGuard {
         if self.inner.busy.fetch_add(1, Ordering::SeqCst) == 0 {
-            self.inner.last_update.store(unix_now(), Ordering::SeqCst);
+            self.observe();
         }
         BusyGuard {
             health: self.clone(),
         }
     }
 
-    /// The current status.
+    /// Reports `status` whatever else is going on, until [`Health::clear_forced`] (the
+    /// reference's `force_ping_status`).
+    pub fn force(&self, status: Status) {
+        self.inner.forced.store(status.code(), Ordering::SeqCst);
+        self.observe();
+    }
+
+    /// Back to the ping handler or the busy tracking.
+    pub fn clear_forced(&self) {
+        self.inner.forced.store(0, Ordering::SeqCst);
+        self.observe();
+    }
+
+    /// Asks `handler` for the status on every ping (the reference's `@app.ping`); its `None`,
+    /// or a panic, leaves the status to the busy tracking.
+    pub fn set_ping_handler(&self, handler: impl Fn() -> Option<Status> + Send + Sync + 'static) {
+        *self
+            .inner
+            .handler
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(handler));
+        self.observe();
+    }
+
+    /// The current status, and since when it has been reported.
     pub fn ping(&self) -> PingStatus {
-        let status = if self.inner.busy.load(Ordering::SeqCst) > 0 {
+        let (status, time_of_last_update) = self.observe();
+        PingStatus {
+            status,
+            time_of_last_update,
+        }
+    }
+
+    /// The status in force; a change from the last one reported is dated now.
+    fn observe(&self) -> (Status, u64) {
+        let status = self.current();
+        let mut reported = self
+            .inner
+            .reported
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if reported.0 != status {
+            *reported = (status, unix_now());
+        }
+        *reported
+    }
+
+    fn current(&self) -> Status {
+        if let Some(forced) = Status::from_code(self.inner.forced.load(Ordering::SeqCst)) {
+            return forced;
+        }
+        let handler = self
+            .inner
+            .handler
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        if let Some(handler) = handler {
+            match catch_unwind(AssertUnwindSafe(|| handler())) {
+                Ok(Some(status)) => return status,
+                Ok(None) => {}
+                Err(_) => tracing::warn!("the ping handler panicked; reporting the busy tracking"),
+            }
+        }
+        if self.inner.busy.load(Ordering::SeqCst) > 0 {
             Status::HealthyBusy
         } else {
             Status::Healthy
-        };
-        PingStatus {
-            status,
-            time_of_last_update: self.inner.last_update.load(Ordering::SeqCst),
         }
     }
 }
@@ -81,10 +169,7 @@ impl Health {
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         if self.health.inner.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.health
-                .inner
-                .last_update
-                .store(unix_now(), Ordering::SeqCst);
+            self.health.observe();
         }
     }
 }
@@ -99,6 +184,7 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
 
     #[test]
     fn busy_while_any_guard_lives() {
@@ -112,6 +198,50 @@ mod tests {
         drop(second);
         assert_eq!(health.ping().status, Status::Healthy);
         assert!(health.ping().time_of_last_update > 1_700_000_000);
+    }
+
+    #[test]
+    fn forced_over_handler_over_tracking() {
+        let health = Health::default();
+        let _busy = health.track();
+        let idle_says = Arc::new(AtomicBool::new(true));
+        let says = idle_says.clone();
+        health.set_ping_handler(move || says.load(Ordering::SeqCst).then_some(Status::Healthy));
+        assert_eq!(health.ping().status, Status::Healthy, "the handler's word");
+        idle_says.store(false, Ordering::SeqCst);
+        assert_eq!(
+            health.ping().status,
+            Status::HealthyBusy,
+            "its None: tracking"
+        );
+        health.force(Status::Healthy);
+        assert_eq!(health.ping().status, Status::Healthy, "forced");
+        health.clear_forced();
+        assert_eq!(health.ping().status, Status::HealthyBusy);
+    }
+
+    #[test]
+    fn a_panicking_handler_leaves_the_status_to_tracking() {
+        let health = Health::default();
+        health.set_ping_handler(|| panic!("broken handler"));
+        assert_eq!(health.ping().status, Status::Healthy);
+    }
+
+    #[test]
+    fn the_time_moves_only_when_the_status_changes() {
+        let health = Health::default();
+        *health.inner.reported.lock().unwrap() = (Status::Healthy, 5);
+        assert_eq!(health.ping().time_of_last_update, 5, "unchanged");
+        health.force(Status::HealthyBusy);
+        let changed = health.ping().time_of_last_update;
+        assert!(changed > 1_700_000_000);
+        *health.inner.reported.lock().unwrap() = (Status::HealthyBusy, 7);
+        health.force(Status::HealthyBusy);
+        assert_eq!(
+            health.ping().time_of_last_update,
+            7,
+            "forced again to the same"
+        );
     }
 
     #[test]

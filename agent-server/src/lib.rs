@@ -23,6 +23,7 @@ pub mod entrypoint;
 pub mod error;
 pub mod forwarded_headers;
 pub mod health;
+pub mod log_format;
 pub mod stream_events;
 pub mod streamed;
 pub mod tutorial;
@@ -38,7 +39,7 @@ pub use context::RuntimeContext;
 pub use edge::EdgeConfig;
 pub use entrypoint::{Entrypoint, Output, entrypoint_fn, streaming_entrypoint_fn};
 pub use error::InvocationError;
-pub use health::{BusyGuard, Health, PingStatus, Status};
+pub use health::{BusyGuard, Health, PingHandler, PingStatus, Status};
 pub use tutorial::{
     TutorialEntrypoint, TutorialPayload, TutorialRequest, personalised_prompt, tutorial_agent,
 };

@@ -84,12 +84,17 @@ fn raise_descriptor_limit() -> u64 {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init(),
+        LogFormat::Json => {
+            let subscriber = agent_server::log_format::json_subscriber(filter, std::io::stderr);
+            if let Err(error) = tracing::subscriber::set_global_default(subscriber) {
+                eprintln!("logging could not be set up: {error}");
+            }
+        }
     }
 }

@@ -82,6 +82,12 @@ async fn serve(app: AgentCoreApp, mut socket: WebSocket, context: crate::context
         let mut items = match outcome {
             Ok(Output::Stream(items)) => items,
             Ok(Output::Value(value)) => futures::stream::iter([Ok(value)]).boxed(),
+            Ok(Output::Response(response)) => {
+                if send_body(&mut socket, response).await.is_err() {
+                    return;
+                }
+                continue;
+            }
             Err(error) => futures::stream::iter([Err(error)]).boxed(),
         };
         // Forward the invocation's events; a client message meanwhile waits its turn, and a
@@ -121,6 +127,16 @@ async fn receive(socket: &mut WebSocket) -> Incoming {
     }
     Incoming::Closed
 }
+
+/// An entrypoint's own response on a socket: its body as one text message.
+async fn send_body(socket: &mut WebSocket, response: Response) -> Result<(), axum::Error> {
+    let body = axum::body::to_bytes(response.into_body(), MAX_RESPONSE_BODY).await?;
+    let text = String::from_utf8_lossy(&body).into_owned();
+    socket.send(Message::Text(text.into())).await
+}
+
+/// The largest body of an entrypoint's own response that `/ws` passes on.
+const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 
 async fn send(socket: &mut WebSocket, value: &Value) -> Result<(), axum::Error> {
     socket.send(Message::Text(value.to_string().into())).await

@@ -135,7 +135,7 @@ fn rows() -> Vec<Row> {
             says: r#"\"user_id\" must be a string"#,
         },
         Row {
-            name: "2 MiB body",
+            name: "2 MiB body over a 1 MiB limit",
             send: Send::Body("application/json", big_prompt.into_bytes()),
             status: 413,
             says: "exceeds the limit of 1048576 bytes",
@@ -274,7 +274,10 @@ async fn anchor_history(server: &TestServer) -> Vec<Message> {
 
 #[tokio::test]
 async fn every_bad_input_gets_its_status_and_leaves_sessions_intact() {
-    let server = TestServer::tutorial(Arc::new(model()), SessionConfig::default()).await;
+    let server = TestServer::tutorial_with(Arc::new(model()), SessionConfig::default(), |app| {
+        app.with_max_body_bytes(1024 * 1024)
+    })
+    .await;
     assert_eq!(
         server.ask("anchor", "1", "first").await.text(),
         "1 messages"
@@ -306,5 +309,37 @@ async fn every_bad_input_gets_its_status_and_leaves_sessions_intact() {
         server.memory.as_ref().unwrap().len(),
         2,
         "bad input created no session (anchor, calculator)"
+    );
+}
+
+#[tokio::test]
+async fn the_default_body_limit_is_the_services_100_mib() {
+    let server = TestServer::tutorial(Arc::new(model()), SessionConfig::default()).await;
+    let payload = |prompt_bytes: usize| {
+        format!(
+            r#"{{"prompt": "{}", "user_id": "1"}}"#,
+            "x".repeat(prompt_bytes)
+        )
+    };
+    let send = |body: String| {
+        server
+            .client
+            .post(server.url("/invocations"))
+            .header("x-amzn-bedrock-agentcore-runtime-session-id", "large")
+            .body(body)
+            .send()
+    };
+    let accepted = Reply::from(send(payload(2 * 1024 * 1024)).await.unwrap()).await;
+    assert_eq!(accepted.status, 200, "a 2 MiB payload is served");
+    let refused = Reply::from(send(payload(100 * 1024 * 1024)).await.unwrap()).await;
+    assert_eq!(refused.status, 413);
+    assert_eq!(
+        refused.json()["details"],
+        "the body exceeds the limit of 104857600 bytes"
+    );
+    assert_eq!(
+        server.history("large", "1").await.unwrap().len(),
+        2,
+        "only the accepted invocation was kept"
     );
 }

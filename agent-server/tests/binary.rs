@@ -96,7 +96,7 @@ async fn the_standard_aws_endpoint_override_reaches_a_local_bedrock() {
 }
 
 #[tokio::test]
-async fn json_logs_carry_the_invocation_span() {
+async fn json_logs_have_the_reference_fields_and_no_secrets() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
     let server = Process::start(&[
         "--log-format",
@@ -105,18 +105,45 @@ async fn json_logs_carry_the_invocation_span() {
         fixtures.to_str().unwrap(),
     ]);
     let record: Value = serde_json::from_str(&server.startup_line).unwrap();
-    assert_eq!(record["fields"]["message"], "agent-server listening");
+    assert_eq!(record["message"], "agent-server listening");
     assert_eq!(record["level"], "INFO");
-    assert_eq!(server.ask("外の天気はどうですか?").await.0, 200);
+    assert_eq!(record["logger"], "agent_server");
+
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/invocations", server.address))
+        .header("x-amzn-bedrock-agentcore-runtime-session-id", "binary-test")
+        .header("Authorization", "Bearer secret-user-token")
+        .header(
+            "X-Amz-Bedrock-AgentCore-Identity-WAT",
+            "secret-workload-token",
+        )
+        .json(&json!({"prompt": "外の天気はどうですか?", "user_id": "1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     let finished: Value =
         serde_json::from_str(&server.log_line("invocation finished").await).unwrap();
-    assert_eq!(finished["fields"]["status"], 200);
-    assert_eq!(finished["span"]["name"], "invocation");
-    assert_eq!(finished["span"]["session_id"], "binary-test");
-    assert_eq!(
-        finished["span"]["request_id"].as_str().map(str::len),
-        Some(36)
+    assert_eq!(finished["status"], 200);
+    assert_eq!(finished["sessionId"], "binary-test");
+    assert_eq!(finished["requestId"].as_str().map(str::len), Some(36));
+    assert_eq!(finished["logger"], "agent_server::app");
+    assert!(finished["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    assert_eq!(server.ask("an unrecorded question").await.0, 502);
+    let failed: Value = serde_json::from_str(&server.log_line("invocation failed").await).unwrap();
+    assert_eq!(failed["level"], "WARNING");
+    assert_eq!(failed["errorType"], "ModelFailed");
+    assert!(
+        failed["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("no recording answers this request"),
+        "{failed}"
     );
+    for line in server.log_lines() {
+        assert!(!line.contains("secret-"), "a secret in the logs: {line}");
+    }
 }
 
 #[test]

@@ -68,17 +68,34 @@ impl TestServer {
 
     /// Serves the tutorial entrypoint on `model` with in-memory sessions of `sessions` limits.
     pub async fn tutorial(model: Arc<dyn Model>, sessions: SessionConfig) -> Self {
+        Self::tutorial_with(model, sessions, |app| app).await
+    }
+
+    /// As [`TestServer::tutorial`], with the app's limits set by `configure`.
+    pub async fn tutorial_with(
+        model: Arc<dyn Model>,
+        sessions: SessionConfig,
+        configure: impl FnOnce(AgentCoreApp) -> AgentCoreApp,
+    ) -> Self {
         let memory = MemorySessionStore::new(sessions);
-        let mut server = Self::tutorial_on(model, Arc::new(memory.clone())).await;
+        let mut server = Self::tutorial_app(model, Arc::new(memory.clone()), configure).await;
         server.memory = Some(memory);
         server
     }
 
     /// Serves the tutorial entrypoint on `model` with its sessions in `store`.
     pub async fn tutorial_on(model: Arc<dyn Model>, store: Arc<dyn SessionStore>) -> Self {
+        Self::tutorial_app(model, store, |app| app).await
+    }
+
+    async fn tutorial_app(
+        model: Arc<dyn Model>,
+        store: Arc<dyn SessionStore>,
+        configure: impl FnOnce(AgentCoreApp) -> AgentCoreApp,
+    ) -> Self {
         let entrypoint =
             TutorialEntrypoint::with_model(model, Clock::Local, test_agent_config(), store.clone());
-        let mut server = Self::start(AgentCoreApp::new(entrypoint)).await;
+        let mut server = Self::start(configure(AgentCoreApp::new(entrypoint))).await;
         server.sessions = Some(store);
         server
     }

@@ -91,6 +91,11 @@ impl Process {
         panic!("no log line with {text}: {:?}", self.log.lock().unwrap());
     }
 
+    /// Every log line after the start-up line so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
     /// Asks the tutorial's user 1 in the session `binary-test`.
     pub async fn ask(&self, prompt: &str) -> (u16, Value) {
         self.ask_in("binary-test", "1", prompt).await
@@ -119,7 +124,7 @@ impl Process {
 fn address_in(line: &str) -> String {
     if line.starts_with('{') {
         let record: Value = serde_json::from_str(line).unwrap();
-        return record["fields"]["address"].as_str().unwrap().to_owned();
+        return record["address"].as_str().unwrap().to_owned();
     }
     line.split_whitespace()
         .find_map(|field| field.strip_prefix("address="))
