@@ -16,7 +16,8 @@ use clap::{Parser, ValueEnum};
 use crate::app::DEFAULT_MAX_BODY_BYTES;
 use crate::edge::EdgeConfig;
 
-/// Runs the tutorial agent behind the Amazon Bedrock AgentCore Runtime contract.
+/// Runs an agent behind the Amazon Bedrock AgentCore Runtime contract: the tutorial's, or the
+/// one an `--agent` file defines.
 ///
 /// Bedrock is configured the standard AWS way (AWS_REGION, AWS_PROFILE, credentials chain,
 /// AWS_ENDPOINT_URL_BEDROCK_RUNTIME); `--replay` answers from recordings with no AWS account.
@@ -29,7 +30,11 @@ pub struct ServerConfig {
     /// Port to bind (AgentCore expects 8080).
     #[arg(long, env = "AGENT_SERVER_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// Bedrock model id.
+    /// Serve the agent this TOML file defines (model, system prompt, tools, inference settings;
+    /// payload `{"prompt": …}`) instead of the tutorial's.
+    #[arg(long, env = "AGENT_SERVER_AGENT", value_name = "FILE.toml")]
+    pub agent: Option<PathBuf>,
+    /// Bedrock model id (an agent file's `model_id` takes precedence).
     #[arg(long, env = "BEDROCK_MODEL_ID", default_value = DEFAULT_MODEL_ID)]
     pub model_id: String,
     /// Answer from the recordings of this scenario folder instead of Bedrock; repeatable.
@@ -188,10 +193,10 @@ impl ServerConfig {
         self.fixed_time.unwrap_or_default()
     }
 
-    /// The model chosen: recordings when `--replay` is given, else Bedrock.
-    pub async fn model(&self) -> Result<Arc<dyn Model>, LoadError> {
+    /// The model chosen: recordings when `--replay` is given, else Bedrock's `model_id`.
+    pub async fn model(&self, model_id: &str) -> Result<Arc<dyn Model>, LoadError> {
         if self.replay.is_empty() {
-            return Ok(Arc::new(BedrockModel::from_env(&self.model_id).await));
+            return Ok(Arc::new(BedrockModel::from_env(model_id).await));
         }
         let mut recordings = RecordingSet::default();
         for dir in &self.replay {

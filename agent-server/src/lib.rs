@@ -15,6 +15,7 @@
 //! ```
 
 pub mod agent_entrypoint;
+pub mod agent_file;
 pub mod app;
 pub mod config;
 pub mod context;

@@ -1,8 +1,11 @@
-//! `agent-server`: the tutorial agent behind the AgentCore Runtime contract.
+//! `agent-server`: the tutorial agent, or an agent file's, behind the AgentCore Runtime contract.
 
 use std::io::IsTerminal;
 
-use agent_server::{AgentCoreApp, LogFormat, ServerConfig, TutorialEntrypoint, shutdown_signal};
+use agent_server::agent_file::AgentFile;
+use agent_server::{
+    AgentCoreApp, AgentEntrypoint, LogFormat, ServerConfig, TutorialEntrypoint, shutdown_signal,
+};
 use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -17,10 +20,15 @@ async fn main() -> anyhow::Result<()> {
     let config = ServerConfig::parse();
     init_logging(config.log_format);
 
+    let agent_file = config.agent.as_deref().map(AgentFile::load).transpose()?;
     let descriptors = raise_descriptor_limit();
     let edge = config.edge_config(descriptors);
+    let model_id = agent_file
+        .as_ref()
+        .and_then(|file| file.model_id.as_deref())
+        .unwrap_or(&config.model_id);
     let model = config
-        .model()
+        .model(model_id)
         .await
         .context("loading the replay recordings")?;
     let model_name = model.describe();
@@ -30,8 +38,23 @@ async fn main() -> anyhow::Result<()> {
         .session_store()
         .context("opening the session store")?;
     let store_name = store.describe();
-    let entrypoint = TutorialEntrypoint::with_model(model, config.clock(), agent_config, store);
-    let app = AgentCoreApp::new(entrypoint)
+    let app = match &agent_file {
+        Some(file) => AgentCoreApp::new(AgentEntrypoint::new(
+            file.agent(model, config.clock(), agent_config),
+            store,
+        )),
+        None => AgentCoreApp::new(TutorialEntrypoint::with_model(
+            model,
+            config.clock(),
+            agent_config,
+            store,
+        )),
+    };
+    let agent_name = config
+        .agent
+        .as_ref()
+        .map_or_else(|| "tutorial".to_owned(), |path| path.display().to_string());
+    let app = app
         .with_max_body_bytes(config.max_body_bytes)
         .with_max_in_flight(config.max_in_flight)
         .with_edge(edge);
@@ -42,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(
         address = %listener.local_addr()?,
+        agent = %agent_name,
         model = %model_name,
         max_body_bytes = config.max_body_bytes,
         session_store = %store_name,

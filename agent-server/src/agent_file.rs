@@ -1,0 +1,281 @@
+//! `--agent FILE.toml`: an agent defined in a file instead of in Rust — model, system prompt,
+//! which of the built-in tools, and Bedrock's inference settings:
+//!
+//! ```toml
+//! model_id = "eu.anthropic.claude-sonnet-4-20250514-v1:0"   # optional
+//! system_prompt = "You are …"                                  # optional
+//! tools = ["calculator", "get_time"]                           # any of calculator, weather, get_time
+//! [inference]                                                  # optional
+//! max_tokens = 512
+//! temperature = 0.2
+//! top_p = 0.9
+//! stop_sequences = ["###"]
+//! ```
+//!
+//! A file is read whole at start-up and refused whole: an unknown key, an unknown or repeated
+//! tool, a value out of range or an unreadable file stops the server with the file, the line and
+//! the problem, rather than serving an agent that is not the one written.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agent_core::{Agent, AgentConfig, InferenceConfig, Model, Tool};
+use agent_tools::{Calculator, Clock, GetTime, Weather};
+use serde::{Deserialize, Deserializer};
+use thiserror::Error;
+use toml::Spanned;
+
+/// An agent definition read from a file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentFile {
+    /// The Bedrock model id; the server's `--model-id` when absent.
+    #[serde(default, deserialize_with = "non_empty")]
+    pub model_id: Option<String>,
+    /// The system prompt; none when absent or empty (then no system block is sent).
+    #[serde(default)]
+    pub system_prompt: String,
+    /// The built-in tools offered to the model, in this order.
+    #[serde(default)]
+    tools: Vec<Spanned<BuiltinTool>>,
+    /// Bedrock's `inferenceConfig`; the model's defaults when absent.
+    #[serde(default)]
+    inference: InferenceSection,
+}
+
+/// The tools an agent file can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinTool {
+    Calculator,
+    Weather,
+    GetTime,
+}
+
+/// The `[inference]` table.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InferenceSection {
+    #[serde(default, deserialize_with = "positive")]
+    max_tokens: Option<u32>,
+    #[serde(default, deserialize_with = "unit_interval")]
+    temperature: Option<f32>,
+    #[serde(default, deserialize_with = "unit_interval")]
+    top_p: Option<f32>,
+    #[serde(default)]
+    stop_sequences: Vec<String>,
+}
+
+/// Why an agent file was refused; names the file and, where there is one, the line.
+#[derive(Debug, Error)]
+#[error("agent file {}: {problem}", path.display())]
+pub struct AgentFileError {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+impl AgentFile {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, AgentFileError> {
+        let refuse = |problem: String| AgentFileError {
+            path: path.to_owned(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| refuse(format!("cannot be read: {error}")))?;
+        Self::parse(&text).map_err(refuse)
+    }
+
+    /// Reads and checks a file's text; the error says where and what.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: Self = toml::from_str(text).map_err(|error| error.to_string())?;
+        for (n, tool) in file.tools.iter().enumerate() {
+            if file.tools[..n]
+                .iter()
+                .any(|earlier| earlier.get_ref() == tool.get_ref())
+            {
+                return Err(format!(
+                    "line {}: tool `{}` is listed twice",
+                    line_of(text, tool.span().start),
+                    tool.get_ref()
+                ));
+            }
+        }
+        Ok(file)
+    }
+
+    /// The tools named, in order.
+    pub fn tools(&self) -> impl Iterator<Item = BuiltinTool> + '_ {
+        self.tools.iter().map(|tool| *tool.get_ref())
+    }
+
+    /// The inference settings, as the agent sends them.
+    pub fn inference(&self) -> InferenceConfig {
+        InferenceConfig {
+            max_tokens: self.inference.max_tokens,
+            temperature: self.inference.temperature,
+            top_p: self.inference.top_p,
+            stop_sequences: self.inference.stop_sequences.clone(),
+        }
+    }
+
+    /// The agent this file defines, around `model`, with the server's limits.
+    pub fn agent(&self, model: Arc<dyn Model>, clock: Clock, config: AgentConfig) -> Agent {
+        let mut builder = Agent::builder(model)
+            .system_prompt(self.system_prompt.clone())
+            .inference(self.inference())
+            .config(config);
+        for tool in self.tools() {
+            builder = match builder.tool(tool.build(clock)) {
+                Ok(builder) => builder,
+                Err(error) => unreachable!("the built-in tools are distinct and valid: {error}"),
+            };
+        }
+        builder.build()
+    }
+}
+
+impl BuiltinTool {
+    /// The tool itself; `get_time` reads `clock`.
+    pub fn build(self, clock: Clock) -> Arc<dyn Tool> {
+        match self {
+            Self::Calculator => Arc::new(Calculator),
+            Self::Weather => Arc::new(Weather),
+            Self::GetTime => Arc::new(GetTime::new(clock)),
+        }
+    }
+}
+
+impl fmt::Display for BuiltinTool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Calculator => "calculator",
+            Self::Weather => "weather",
+            Self::GetTime => "get_time",
+        })
+    }
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn non_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if text.trim().is_empty() {
+        return Err(serde::de::Error::custom("must not be empty"));
+    }
+    Ok(Some(text))
+}
+
+fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let value = i64::deserialize(deserializer)?;
+    match u32::try_from(value) {
+        Ok(value) if value > 0 => Ok(Some(value)),
+        _ => Err(serde::de::Error::custom(format!(
+            "must be a whole number from 1 to {}, not {value}",
+            u32::MAX
+        ))),
+    }
+}
+
+fn unit_interval<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f32>, D::Error> {
+    let value = f64::deserialize(deserializer)?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(serde::de::Error::custom(format!(
+            "must be from 0 to 1, not {value}"
+        )));
+    }
+    Ok(Some(value as f32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_whole_file() {
+        let file = AgentFile::parse(
+            r#"
+model_id = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
+system_prompt = "Be brief."
+tools = ["calculator", "get_time"]
+[inference]
+max_tokens = 512
+temperature = 0.2
+top_p = 0.9
+stop_sequences = ["END"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            file.model_id.as_deref(),
+            Some("eu.anthropic.claude-sonnet-4-20250514-v1:0")
+        );
+        assert_eq!(file.system_prompt, "Be brief.");
+        assert_eq!(
+            file.tools().collect::<Vec<_>>(),
+            [BuiltinTool::Calculator, BuiltinTool::GetTime]
+        );
+        assert_eq!(
+            file.inference(),
+            InferenceConfig {
+                max_tokens: Some(512),
+                temperature: Some(0.2),
+                top_p: Some(0.9),
+                stop_sequences: vec!["END".into()],
+            }
+        );
+        let empty = AgentFile::parse("").unwrap();
+        assert!(empty.inference().is_empty() && empty.tools().next().is_none());
+    }
+
+    #[test]
+    fn refuses_with_the_line_and_the_problem() {
+        for (text, line, problem) in [
+            (
+                "system_prompt = \"x\"\ntools = [\"calculator\", \"browser\"]\n",
+                "line 2",
+                "unknown variant `browser`",
+            ),
+            (
+                "sytem_prompt = \"x\"\n",
+                "line 1",
+                "unknown field `sytem_prompt`",
+            ),
+            (
+                "[inference]\nmax_tokens = 10\ntemperature = 1.5\n",
+                "line 3",
+                "must be from 0 to 1, not 1.5",
+            ),
+            ("[inference]\nmax_tokens = 0\n", "line 2", "from 1 to"),
+            ("[inference]\nseed = 4\n", "line 2", "unknown field `seed`"),
+            ("model_id = \"\"\n", "line 1", "must not be empty"),
+            (
+                "tools = [\"weather\",\n  \"weather\"]\n",
+                "line 2",
+                "tool `weather` is listed twice",
+            ),
+            ("tools = \"calculator\"\n", "line 1", "invalid type"),
+            ("model_id = \n", "line 1", ""),
+        ] {
+            let error = AgentFile::parse(text).unwrap_err();
+            assert!(
+                error.contains(line) && error.contains(problem),
+                "{text:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unreadable_file_names_itself() {
+        let error = AgentFile::load(Path::new("/nonexistent/agent.toml")).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with("agent file /nonexistent/agent.toml: cannot be read"),
+            "{text}"
+        );
+    }
+}
