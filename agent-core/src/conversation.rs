@@ -22,7 +22,7 @@ pub struct Conversation {
 
 /// Where a conversation stood, to go back to if a turn is not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     end: usize,
     start: usize,
 }
@@ -55,7 +55,7 @@ impl Conversation {
 
     /// Where the conversation stands now; until [`Conversation::rollback`] or
     /// [`Conversation::keep`], trimmed messages are kept so the checkpoint can be restored.
-    pub fn checkpoint(&mut self) -> Checkpoint {
+    pub(crate) fn checkpoint(&mut self) -> Checkpoint {
         self.checkpoints += 1;
         Checkpoint {
             end: self.messages.len(),
@@ -64,7 +64,7 @@ impl Conversation {
     }
 
     /// Undoes everything since `checkpoint`: messages appended and window moves alike.
-    pub fn rollback(&mut self, checkpoint: Checkpoint) {
+    pub(crate) fn rollback(&mut self, checkpoint: Checkpoint) {
         self.messages.truncate(checkpoint.end);
         self.start = checkpoint.start.min(self.messages.len());
         self.checkpoints = self.checkpoints.saturating_sub(1);
@@ -72,7 +72,7 @@ impl Conversation {
 
     /// Closes the innermost checkpoint keeping everything since; an outer checkpoint can still
     /// roll back, and once none is open what the window trimmed is dropped for good.
-    pub fn keep(&mut self) {
+    pub(crate) fn keep(&mut self) {
         self.checkpoints = self.checkpoints.saturating_sub(1);
         self.trim_front(0);
     }
@@ -94,7 +94,7 @@ impl Conversation {
 
     /// What changed since `checkpoint`: how many of the oldest messages the window dropped, and
     /// the messages appended.
-    pub fn changes_since(&self, checkpoint: Checkpoint) -> (usize, &[Message]) {
+    pub(crate) fn changes_since(&self, checkpoint: Checkpoint) -> (usize, &[Message]) {
         let appended = self.messages.get(checkpoint.end..).unwrap_or_default();
         (self.start.saturating_sub(checkpoint.start), appended)
     }

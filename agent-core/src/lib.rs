@@ -9,7 +9,7 @@
 //! - [`session`]: per-session state with AgentCore's lifecycle, in memory or (feature `redis`)
 //!   in Redis, scoped by owner.
 
-pub mod agent;
+mod agent;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
 #[cfg(feature = "bedrock")]
@@ -18,20 +18,21 @@ mod bedrock_document;
 mod bedrock_request;
 #[cfg(feature = "bedrock")]
 mod bedrock_stream;
-pub mod conversation;
-pub mod error;
-pub mod events;
-pub mod inference;
-pub mod message;
-pub mod model;
+mod conversation;
+mod error;
+mod events;
+mod inference;
+mod message;
+mod model;
 pub mod replay;
-pub mod retry;
+mod retry;
+#[cfg(any(test, feature = "scripted"))]
 pub mod scripted;
 pub mod session;
 pub mod stream_frames;
 #[cfg(feature = "bedrock")]
 pub mod stream_wire;
-pub mod tool;
+mod tool;
 pub mod wire;
 
 pub use agent::{Agent, AgentBuilder, AgentConfig, AgentReply};
@@ -42,7 +43,8 @@ pub use error::AgentError;
 pub use events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
 pub use inference::InferenceConfig;
 pub use message::{
-    ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
+    ContentBlock, EMPTY_MESSAGE_PLACEHOLDER, Message, Role, ToolResult, ToolResultContent,
+    ToolResultStatus, ToolUse,
 };
 pub use model::{
     ConverseRequest, Model, ModelError, ModelEvent, ModelEvents, ModelResponse, StopReason, Usage,
@@ -54,4 +56,4 @@ pub use session::{
 };
 #[cfg(feature = "redis")]
 pub use session::{RedisOptions, RedisSessionStore};
-pub use tool::{Tool, ToolError, ToolOutput, ToolRegistry, ToolSpec};
+pub use tool::{RegistryError, Tool, ToolError, ToolOutput, ToolRegistry, ToolSpec};

@@ -404,7 +404,7 @@ async fn an_empty_answer_is_returned_as_is_but_kept_in_a_form_bedrock_accepts() 
     assert_eq!(reply.text, "");
     assert_eq!(
         conversation.messages()[3],
-        Message::assistant(agent_core::message::EMPTY_MESSAGE_PLACEHOLDER)
+        Message::assistant(agent_core::EMPTY_MESSAGE_PLACEHOLDER)
     );
 
     agent.invoke(&mut conversation, "again").await.unwrap();
