@@ -159,3 +159,25 @@ fn a_bad_replay_folder_is_refused_at_start_up() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_dockerfile_builds_with_the_readmes_build_command() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap();
+    let build_command = |text: &str, prefix: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|line| line.trim().strip_prefix(prefix))
+            .filter(|rest| rest.starts_with("cargo build"))
+            .map(|rest| rest.split('#').next().unwrap().trim().to_owned())
+            .collect()
+    };
+    let dockerfile = build_command(&read("Dockerfile"), "RUN ");
+    let readme = build_command(&read("README.md"), "");
+    assert_eq!(dockerfile.len(), 1, "one build command in the Dockerfile");
+    assert!(
+        readme.contains(&dockerfile[0]),
+        "the Dockerfile runs `{}`, which the README does not show: {readme:?}",
+        dockerfile[0]
+    );
+    assert!(dockerfile[0].contains("--release -p agent-server"));
+}
