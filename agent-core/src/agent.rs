@@ -9,17 +9,19 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::join_all;
+use tracing::Instrument;
 
 use crate::conversation::{Checkpoint, Conversation, SlidingWindow};
 use crate::error::AgentError;
 use crate::events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
 use crate::inference::InferenceConfig;
-use crate::message::{ContentBlock, Message, Role};
+use crate::message::{ContentBlock, Message, Role, ToolResult, ToolUse};
 use crate::model::{
     ConverseRequest, Model, ModelError, ModelEvent, ModelResponse, StopReason, Usage,
 };
 use crate::retry::RetryPolicy;
 use crate::session::SessionTurn;
+use crate::telemetry;
 use crate::tool::{RegistryError, Tool, ToolRegistry};
 
 /// Limits and policies of an agent.
@@ -40,6 +42,9 @@ pub struct AgentConfig {
     /// Call the model's streaming form (Bedrock ConverseStream), as the reference agent does;
     /// otherwise its plain call (Converse). The answer is the same either way.
     pub model_streaming: bool,
+    /// Put message content (tool arguments and results) on trace spans. Off by default:
+    /// prompts and tool output may hold what a trace backend should not.
+    pub record_content: bool,
 }
 
 impl Default for AgentConfig {
@@ -51,12 +56,14 @@ impl Default for AgentConfig {
             model_timeout: Duration::from_secs(120),
             invocation_timeout: Duration::from_secs(15 * 60),
             model_streaming: true,
+            record_content: false,
         }
     }
 }
 
 /// A tool-using agent definition.
 pub struct Agent {
+    name: String,
     model: Arc<dyn Model>,
     tools: ToolRegistry,
     system_prompt: String,
@@ -78,6 +85,7 @@ pub struct AgentReply {
 
 /// Builds an [`Agent`].
 pub struct AgentBuilder {
+    name: String,
     model: Arc<dyn Model>,
     tools: ToolRegistry,
     system_prompt: String,
@@ -86,6 +94,12 @@ pub struct AgentBuilder {
 }
 
 impl AgentBuilder {
+    /// The agent's name, as traces show it (`gen_ai.agent.name`); `agent` by default.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// The system prompt sent with every call.
     pub fn system_prompt(mut self, prompt: impl Into<String>) -> Self {
         self.system_prompt = prompt.into();
@@ -114,6 +128,7 @@ impl AgentBuilder {
     /// The finished, immutable definition.
     pub fn build(self) -> Agent {
         Agent {
+            name: self.name,
             model: self.model,
             tools: self.tools,
             system_prompt: self.system_prompt,
@@ -127,12 +142,18 @@ impl Agent {
     /// Starts a definition around `model`.
     pub fn builder(model: Arc<dyn Model>) -> AgentBuilder {
         AgentBuilder {
+            name: "agent".into(),
             model,
             tools: ToolRegistry::new(),
             system_prompt: String::new(),
             inference: InferenceConfig::default(),
             config: AgentConfig::default(),
         }
+    }
+
+    /// The agent's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The model in use.
@@ -228,7 +249,7 @@ impl Agent {
                         send(events, AgentEvent::ToolUse(tool_use.clone())).await?;
                     }
                     let results =
-                        join_all(tool_uses.iter().map(|tool_use| self.tools.run(tool_use))).await;
+                        join_all(tool_uses.iter().map(|tool_use| self.run_tool(tool_use))).await;
                     for (tool_use, result) in tool_uses.iter().zip(&results) {
                         let name = tool_use.name.clone();
                         let result = result.clone();
@@ -272,17 +293,55 @@ impl Agent {
         })
     }
 
-    /// One model call with timeout, and retries of transient failures — as long as nothing of
-    /// the failed attempt has reached the client.
+    /// One tool call, in its span.
+    async fn run_tool(&self, tool_use: &ToolUse) -> ToolResult {
+        let record_content = self.config.record_content;
+        let span = telemetry::tool_span(tool_use, record_content);
+        let result = self.tools.run(tool_use).instrument(span.clone()).await;
+        telemetry::record_tool(&span, &result, record_content);
+        result
+    }
+
+    /// One model call in its `chat` span, retries included.
     async fn call_model(
         &self,
         conversation: &mut Conversation,
         overflow: &mut Overflow,
         events: &mut dyn AgentEvents,
     ) -> Result<ModelResponse, AgentError> {
+        let model = self.model.model_id();
+        let span = telemetry::chat_span(model);
+        let started = tokio::time::Instant::now();
+        let mut call = ModelCall::default();
+        let outcome = self
+            .call_model_with_retries(conversation, overflow, events, &mut call)
+            .instrument(span.clone())
+            .await;
+        let first_token = call.first_token.map(|at| at - started);
+        telemetry::record_chat(
+            &span,
+            model,
+            outcome.as_ref().map_err(AgentError::kind),
+            call.attempts,
+            started.elapsed(),
+            first_token,
+        );
+        outcome
+    }
+
+    /// Model calls with timeout, and retries of transient failures — as long as nothing of the
+    /// failed attempt has reached the client.
+    async fn call_model_with_retries(
+        &self,
+        conversation: &mut Conversation,
+        overflow: &mut Overflow,
+        events: &mut dyn AgentEvents,
+        call: &mut ModelCall,
+    ) -> Result<ModelResponse, AgentError> {
         let retry = self.config.retry;
         let mut attempt = 1;
         loop {
+            call.attempts = attempt;
             let request = ConverseRequest {
                 system: &self.system_prompt,
                 messages: conversation.messages(),
@@ -291,7 +350,8 @@ impl Agent {
             };
             let mut delivered = false;
             let outcome = if self.config.model_streaming {
-                self.stream_model(request, events, &mut delivered).await?
+                self.stream_model(request, events, &mut delivered, call)
+                    .await?
             } else {
                 tokio::time::timeout(self.config.model_timeout, self.model.converse(request))
                     .await
@@ -325,6 +385,7 @@ impl Agent {
         request: ConverseRequest<'_>,
         events: &mut dyn AgentEvents,
         delivered: &mut bool,
+        call: &mut ModelCall,
     ) -> Result<Result<ModelResponse, ModelError>, AgentError> {
         let limit = self.config.model_timeout;
         let deadline = tokio::time::Instant::now() + limit;
@@ -336,6 +397,8 @@ impl Agent {
             };
             match next {
                 Some(Ok(ModelEvent::TextDelta(text))) => {
+                    call.first_token
+                        .get_or_insert_with(tokio::time::Instant::now);
                     send(events, AgentEvent::TextDelta(text)).await?;
                     *delivered |= events.delivers();
                 }
@@ -349,6 +412,13 @@ impl Agent {
             }
         }
     }
+}
+
+/// What one model call's span reports: attempts made, and when the first text arrived.
+#[derive(Default)]
+struct ModelCall {
+    attempts: u32,
+    first_token: Option<tokio::time::Instant>,
 }
 
 /// Where an invocation's own messages begin, and whether its one trim on context overflow has

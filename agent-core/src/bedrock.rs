@@ -96,6 +96,10 @@ impl BedrockModel {
 
 #[async_trait]
 impl Model for BedrockModel {
+    fn model_id(&self) -> Option<&str> {
+        Some(&self.model_id)
+    }
+
     fn describe(&self) -> String {
         format!(
             "bedrock:{} (region {})",

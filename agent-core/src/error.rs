@@ -45,3 +45,19 @@ pub enum AgentError {
     #[error("the client went away before the invocation finished")]
     Disconnected,
 }
+
+impl AgentError {
+    /// The kind of failure as one word, for traces' `error.type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Throttled { .. } => "throttled",
+            Self::Model(error) => error.kind(),
+            Self::Timeout(_) => "timeout",
+            Self::InvocationTimeout(_) => "invocation_timeout",
+            Self::PromptTooLong { .. } => "prompt_too_long",
+            Self::ToolLoopCap { .. } => "tool_loop_cap",
+            Self::InvalidInput(_) => "invalid_input",
+            Self::Disconnected => "client_disconnected",
+        }
+    }
+}

@@ -32,6 +32,8 @@ pub mod session;
 pub mod stream_frames;
 #[cfg(feature = "bedrock")]
 pub mod stream_wire;
+#[cfg(feature = "bedrock")]
+pub mod telemetry;
 mod tool;
 pub mod wire;
 

@@ -22,6 +22,11 @@ pub trait Model: Send + Sync {
     /// A short description for logs, such as `bedrock:us.anthropic.claude-sonnet-4-…`.
     fn describe(&self) -> String;
 
+    /// The model id requests are for (`gen_ai.request.model` in traces), when there is one.
+    fn model_id(&self) -> Option<&str> {
+        None
+    }
+
     /// Sends one Converse request and returns the assistant's message.
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError>;
 
@@ -191,6 +196,19 @@ pub enum ModelError {
 }
 
 impl ModelError {
+    /// The kind of failure as one word, for traces' `error.type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Throttled { .. } => "throttled",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Timeout(_) => "timeout",
+            Self::Rejected { .. } => "rejected",
+            Self::ContextOverflow { .. } => "context_overflow",
+            Self::Connection { .. } => "connection",
+            Self::Malformed { .. } => "malformed",
+        }
+    }
+
     /// Throttling and 5xx are transient; everything else fails the same way when retried.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Throttled { .. } | Self::Unavailable { .. })

@@ -320,6 +320,7 @@ fn load_recording(path: &Path) -> Result<Recording, LoadError> {
 #[derive(Clone)]
 pub struct ReplayModel {
     recordings: Arc<RecordingSet>,
+    model_id: Option<String>,
 }
 
 impl ReplayModel {
@@ -327,12 +328,23 @@ impl ReplayModel {
     pub fn new(recordings: RecordingSet) -> Self {
         Self {
             recordings: Arc::new(recordings),
+            model_id: None,
         }
+    }
+
+    /// Stands in for the model `model_id`, as its traces say.
+    pub fn for_model(mut self, model_id: impl Into<String>) -> Self {
+        self.model_id = Some(model_id.into());
+        self
     }
 }
 
 #[async_trait]
 impl Model for ReplayModel {
+    fn model_id(&self) -> Option<&str> {
+        self.model_id.as_deref()
+    }
+
     fn describe(&self) -> String {
         format!("replay ({} recordings)", self.recordings.recordings().len())
     }

@@ -83,6 +83,10 @@ impl RecordingModel {
 
 #[async_trait]
 impl Model for RecordingModel {
+    fn model_id(&self) -> Option<&str> {
+        self.inner.model_id()
+    }
+
     fn describe(&self) -> String {
         format!("recording {}", self.inner.describe())
     }

@@ -223,6 +223,7 @@ impl Shared {
         {
             deadlines.remove(&(entry.deadline, key.clone()));
             sessions.remove(key);
+            report_live(sessions.len());
         }
         if let Some(entry) = sessions.get_mut(key) {
             let waiting = entry.claims.saturating_sub(1);
@@ -262,6 +263,7 @@ impl Shared {
                 committed: false,
             },
         );
+        report_live(sessions.len());
         Ok(history)
     }
 
@@ -284,6 +286,7 @@ impl Shared {
         }
         if !entry.committed {
             sessions.remove(key);
+            report_live(sessions.len());
             return;
         }
         entry.deadline =
@@ -309,10 +312,20 @@ impl Shared {
             }
             deadlines.pop_first();
             sessions.remove(&key);
+            report_live(sessions.len());
             tracing::debug!(session_id = %key.id, "session expired");
         }
         None
     }
+}
+
+/// The live sessions, as a metric (`agentcore.sessions.live`).
+fn report_live(count: usize) {
+    tracing::event!(
+        target: crate::telemetry::METRICS_TARGET,
+        tracing::Level::INFO,
+        gauge.agentcore.sessions.live = count as u64,
+    );
 }
 
 impl Drop for Shared {
