@@ -23,9 +23,13 @@
 
 use std::sync::Arc;
 
-use agent_core::{Agent, AgentEvents, AgentReply, NoEvents, SessionKey, SessionStore, SessionTurn};
+use agent_core::telemetry::PROVIDER;
+use agent_core::{
+    Agent, AgentEvents, AgentReply, NoEvents, SessionKey, SessionOwner, SessionStore, SessionTurn,
+};
 use async_trait::async_trait;
 use serde_json::Value;
+use tracing::{Instrument, Span};
 
 use crate::context::RuntimeContext;
 use crate::entrypoint::{Entrypoint, Output};
@@ -132,30 +136,83 @@ impl<R: PayloadReader> AgentEntrypoint<R> {
         &self,
         payload: &Value,
         context: &RuntimeContext,
-    ) -> Result<(SessionTurn, String), InvocationError> {
-        let AgentRequest { session, prompt } = self.reader.read(payload, context)?;
-        let turn = self.sessions.checkout(&session).await?;
-        Ok((turn, prompt))
+    ) -> Result<(SessionTurn, AgentRequest), InvocationError> {
+        let request = self.reader.read(payload, context)?;
+        let turn = self.sessions.checkout(&request.session).await?;
+        Ok((turn, request))
     }
 }
 
 /// Answers `prompt` in `turn`, reporting to `events`; keeps the exchange only if it succeeded.
+/// Runs in an `invoke_agent` span, whose session and user every span under it carries.
 async fn run_turn(
     agent: &Agent,
     mut turn: SessionTurn,
-    prompt: &str,
+    request: &AgentRequest,
     events: &mut dyn AgentEvents,
 ) -> Result<AgentReply, InvocationError> {
-    match agent.invoke_streaming_in(&mut turn, prompt, events).await {
-        Ok(reply) => {
-            turn.commit().await?;
-            Ok(reply)
-        }
-        Err(error) => {
-            turn.release().await;
-            Err(error.into())
+    let prompt = request.prompt.as_str();
+    let span = agent_span(agent, &request.session, prompt);
+    let outcome = async {
+        match agent.invoke_streaming_in(&mut turn, prompt, events).await {
+            Ok(reply) => {
+                turn.commit().await?;
+                Ok(reply)
+            }
+            Err(error) => {
+                turn.release().await;
+                Err(InvocationError::from(error))
+            }
         }
     }
+    .instrument(span.clone())
+    .await;
+    match &outcome {
+        Ok(reply) => {
+            span.record("gen_ai.usage.input_tokens", reply.usage.input_tokens);
+            span.record("gen_ai.usage.output_tokens", reply.usage.output_tokens);
+            span.record("gen_ai.response.finish_reasons", reply.stop_reason.as_str());
+            if agent.config().record_content {
+                span.record("gen_ai.output.messages", reply.text.as_str());
+            }
+        }
+        Err(error) => {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", error.kind());
+        }
+    }
+    outcome
+}
+
+/// The span of one agent invocation, in the GenAI conventions, a child of the request's span
+/// with the session and its user added to what its children inherit.
+fn agent_span(agent: &Agent, session: &SessionKey, prompt: &str) -> Span {
+    let model = agent.model().model_id().unwrap_or("unknown");
+    let span = tracing::info_span!(
+        "invoke_agent",
+        otel.name = %format!("invoke_agent {}", agent.name()),
+        otel.status_code = tracing::field::Empty,
+        "gen_ai.operation.name" = "invoke_agent",
+        "gen_ai.agent.name" = agent.name(),
+        "gen_ai.provider.name" = PROVIDER,
+        "gen_ai.system" = PROVIDER,
+        "gen_ai.request.model" = model,
+        "gen_ai.usage.input_tokens" = tracing::field::Empty,
+        "gen_ai.usage.output_tokens" = tracing::field::Empty,
+        "gen_ai.response.finish_reasons" = tracing::field::Empty,
+        "gen_ai.input.messages" = tracing::field::Empty,
+        "gen_ai.output.messages" = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+    );
+    if agent.config().record_content {
+        span.record("gen_ai.input.messages", prompt);
+    }
+    let user = match &session.owner {
+        SessionOwner::User(user) => Some(user.as_ref()),
+        SessionOwner::Anonymous => None,
+    };
+    crate::trace_context::child_for_session(&span, session.id.as_str(), user);
+    span
 }
 
 #[async_trait]
@@ -165,8 +222,8 @@ impl<R: PayloadReader> Entrypoint for AgentEntrypoint<R> {
         payload: Value,
         context: RuntimeContext,
     ) -> Result<Output, InvocationError> {
-        let (turn, prompt) = self.begin(&payload, &context).await?;
-        let reply = run_turn(&self.agent, turn, &prompt, &mut NoEvents).await?;
+        let (turn, request) = self.begin(&payload, &context).await?;
+        let reply = run_turn(&self.agent, turn, &request, &mut NoEvents).await?;
         Ok(Output::Value(Value::String(reply.text)))
     }
 
@@ -175,10 +232,10 @@ impl<R: PayloadReader> Entrypoint for AgentEntrypoint<R> {
         payload: Value,
         context: RuntimeContext,
     ) -> Result<Output, InvocationError> {
-        let (turn, prompt) = self.begin(&payload, &context).await?;
+        let (turn, request) = self.begin(&payload, &context).await?;
         let agent = self.agent.clone();
         Ok(spawn_streamed(move |mut events| async move {
-            let reply = run_turn(&agent, turn, &prompt, &mut events).await?;
+            let reply = run_turn(&agent, turn, &request, &mut events).await?;
             Ok(result_value(&reply))
         }))
     }
@@ -187,7 +244,7 @@ impl<R: PayloadReader> Entrypoint for AgentEntrypoint<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agent_core::{SessionId, SessionOwner};
+    use agent_core::SessionId;
     use serde_json::json;
 
     #[test]

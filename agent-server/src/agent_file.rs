@@ -2,6 +2,7 @@
 //! which of the built-in tools, and Bedrock's inference settings:
 //!
 //! ```toml
+//! name = "assistant"                                        # optional; else the file's name
 //! model_id = "eu.anthropic.claude-sonnet-4-20250514-v1:0"   # optional
 //! system_prompt = "You are …"                                  # optional
 //! tools = ["calculator", "get_time"]                           # any of calculator, weather, get_time
@@ -30,6 +31,10 @@ use toml::Spanned;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentFile {
+    /// The agent's name in traces (`gen_ai.agent.name`); the file's name without `.toml` when
+    /// absent.
+    #[serde(default, deserialize_with = "non_empty")]
+    pub name: Option<String>,
     /// The Bedrock model id; the server's `--model-id` when absent.
     #[serde(default, deserialize_with = "non_empty")]
     pub model_id: Option<String>,
@@ -84,7 +89,13 @@ impl AgentFile {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|error| refuse(format!("cannot be read: {error}")))?;
-        Self::parse(&text).map_err(refuse)
+        let mut file = Self::parse(&text).map_err(refuse)?;
+        if file.name.is_none() {
+            file.name = path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned());
+        }
+        Ok(file)
     }
 
     /// Reads and checks a file's text; the error says where and what.
@@ -123,6 +134,7 @@ impl AgentFile {
     /// The agent this file defines, around `model`, with the server's limits.
     pub fn agent(&self, model: Arc<dyn Model>, clock: Clock, config: AgentConfig) -> Agent {
         let mut builder = Agent::builder(model)
+            .name(self.name.as_deref().unwrap_or("agent"))
             .system_prompt(self.system_prompt.clone())
             .inference(self.inference())
             .config(config);

@@ -36,6 +36,8 @@ use crate::forwarded_headers::{
 };
 use crate::health::{BusyGuard, Health};
 use crate::stream_events::error_value;
+use crate::trace_context::TraceContext;
+use agent_core::telemetry::METRICS_TARGET;
 
 /// The runtime session id header.
 pub const SESSION_ID_HEADER: HeaderName =
@@ -62,6 +64,7 @@ pub struct AgentCoreApp {
     /// One permit per invocation being served; none left means the server is full.
     in_flight: Arc<Semaphore>,
     edge: EdgeConfig,
+    trace_context: Arc<TraceContext>,
 }
 
 impl AgentCoreApp {
@@ -73,6 +76,7 @@ impl AgentCoreApp {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
             edge: EdgeConfig::default(),
+            trace_context: Arc::default(),
         }
     }
 
@@ -84,15 +88,47 @@ impl AgentCoreApp {
     }
 
     /// A place among the invocations in flight, or the refusal to send.
-    pub(crate) fn admit(&self) -> Result<OwnedSemaphorePermit, InvocationError> {
-        self.in_flight
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| InvocationError::ServerBusy {
+    pub(crate) fn admit(&self) -> Result<InFlight, InvocationError> {
+        let permit = self.in_flight.clone().try_acquire_owned().map_err(|_| {
+            InvocationError::ServerBusy {
                 details: "the server is serving as many invocations as it may; retry shortly"
                     .into(),
                 retry_after_secs: 1,
-            })
+            }
+        })?;
+        report_in_flight(1);
+        Ok(InFlight { _permit: permit })
+    }
+
+    /// The span of one invocation: a server span (`otel.name` `POST /invocations`, or the
+    /// `/ws` route) continuing the caller's trace, with the session in its baggage, and the
+    /// trace and span ids as fields for the log lines within it.
+    pub(crate) fn invocation_span(
+        &self,
+        route: &'static str,
+        context: &RuntimeContext,
+        headers: &HeaderMap,
+    ) -> tracing::Span {
+        let span = tracing::info_span!(
+            "invocation",
+            otel.name = if route == "/ws" { "GET /ws" } else { "POST /invocations" },
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            session_id = %context.session_id,
+            request_id = %context.request_id,
+            "http.route" = route,
+            "http.response.status_code" = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        self.trace_context.continue_in(
+            &span,
+            headers,
+            context.session_id.as_str(),
+            context.user_id.as_deref(),
+        );
+        crate::trace_context::record_ids(&span);
+        span
     }
 
     /// Sets the largest accepted request body.
@@ -151,6 +187,26 @@ impl AgentCoreApp {
     }
 }
 
+/// A place among the invocations in flight, held until the invocation's answer is complete.
+pub(crate) struct InFlight {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        report_in_flight(-1);
+    }
+}
+
+/// The invocations in flight, as a metric (`agentcore.invocations.in_flight`).
+fn report_in_flight(change: i64) {
+    tracing::event!(
+        target: METRICS_TARGET,
+        tracing::Level::INFO,
+        counter.agentcore.invocations.in_flight = change,
+    );
+}
+
 /// Completes on SIGTERM or Ctrl-C: the signals AgentCore and a terminal send.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -181,19 +237,18 @@ async fn invocations(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let started = Instant::now();
     let admitted = match app.admit() {
         Ok(permit) => permit,
-        Err(error) => return error.into_response(),
+        Err(error) => return refuse(error, started),
     };
     let busy = app.health.track();
     let context = match context_of(&headers) {
         Ok(context) => context,
-        Err(error) => return error.into_response(),
+        Err(error) => return refuse(error, started),
     };
     let (session_id, request_id) = (context.session_id.clone(), context.request_id.clone());
-    let span =
-        tracing::info_span!("invocation", session_id = %session_id, request_id = %request_id);
-    let started = Instant::now();
+    let span = app.invocation_span("/invocations", &context, &headers);
     let streaming = accepts_event_stream(&headers);
     let outcome = async {
         let payload = parse_payload(body, app.max_body_bytes)?;
@@ -217,13 +272,19 @@ async fn invocations(
             error.into_response()
         }
     };
+    let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     span.in_scope(|| {
         tracing::info!(
-            status = response.status().as_u16(),
+            status = status.as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "invocation finished"
         )
     });
+    report_invocation(status, started);
     let response_headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_bytes(session_id.as_str().as_bytes()) {
         response_headers.insert(SESSION_ID_HEADER, value);
@@ -232,6 +293,30 @@ async fn invocations(
         response_headers.insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// An invocation answered before it began (server full, unusable headers), counted as one.
+fn refuse(error: InvocationError, started: Instant) -> Response {
+    let response = error.into_response();
+    report_invocation(response.status(), started);
+    response
+}
+
+/// An answered invocation, as metrics: `agentcore.invocations` by status and
+/// `agentcore.invocation.duration` (to the start of the response, for a stream).
+fn report_invocation(status: StatusCode, started: Instant) {
+    tracing::event!(
+        target: METRICS_TARGET,
+        tracing::Level::INFO,
+        monotonic_counter.agentcore.invocations = 1u64,
+        "http.response.status_code" = status.as_u16(),
+    );
+    tracing::event!(
+        target: METRICS_TARGET,
+        tracing::Level::INFO,
+        histogram.agentcore.invocation.duration = started.elapsed().as_secs_f64(),
+        "http.response.status_code" = status.as_u16(),
+    );
 }
 
 /// The context a request's headers give: session id (generated when absent), request id
@@ -369,7 +454,7 @@ fn parse_payload(
 /// goes away, and an error is sent as one last event, as the reference runtime frames it.
 fn event_stream_response(
     items: BoxStream<'static, Result<Value, InvocationError>>,
-    held: (BusyGuard, OwnedSemaphorePermit),
+    held: (BusyGuard, InFlight),
 ) -> Response {
     let events = items
         .scan(false, |failed, item| {

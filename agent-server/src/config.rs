@@ -116,6 +116,11 @@ pub struct ServerConfig {
     /// Model calls allowed per invocation.
     #[arg(long, default_value_t = 20)]
     pub max_cycles: u32,
+    /// Put message content (prompts, answers, tool arguments and results) on trace spans; off
+    /// by default, since a trace backend may not be the place for them.
+    #[arg(long, env = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", default_value_t = false,
+          action = clap::ArgAction::Set, value_name = "true|false")]
+    pub capture_message_content: bool,
     /// Log format.
     #[arg(long, env = "AGENT_SERVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -148,6 +153,7 @@ impl ServerConfig {
             model_timeout: Duration::from_secs(self.model_timeout_secs),
             invocation_timeout: Duration::from_secs(self.invocation_timeout_secs),
             model_streaming: self.model_streaming,
+            record_content: self.capture_message_content,
         }
     }
 
@@ -202,6 +208,6 @@ impl ServerConfig {
         for dir in &self.replay {
             recordings.extend(RecordingSet::load(dir)?);
         }
-        Ok(Arc::new(ReplayModel::new(recordings)))
+        Ok(Arc::new(ReplayModel::new(recordings).for_model(model_id)))
     }
 }

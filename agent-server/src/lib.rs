@@ -27,6 +27,8 @@ pub mod health;
 pub mod log_format;
 pub mod stream_events;
 pub mod streamed;
+pub mod telemetry;
+pub mod trace_context;
 pub mod tutorial;
 mod websocket;
 

@@ -4,14 +4,16 @@
 //! runtime (`filter sessionId = "…"`, `level = "WARNING"`) work unchanged.
 //!
 //! The request and session ids come from the enclosing `invocation` span; an event's other
-//! fields follow under their own names. Spans must record their fields as JSON
-//! ([`tracing_subscriber::fmt::format::JsonFields`], which [`json_subscriber`] sets up).
+//! fields follow under their own names, `trace_id` and `span_id` among them when traces are
+//! exported. Spans must record their fields as JSON
+//! ([`tracing_subscriber::fmt::format::JsonFields`], which [`json_layer`] sets up).
 
 use std::fmt;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
@@ -20,20 +22,16 @@ use tracing_subscriber::registry::LookupSpan;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReferenceJson;
 
-/// A subscriber writing [`ReferenceJson`] lines to `writer`, filtered by `filter`.
-pub fn json_subscriber<W>(
-    filter: tracing_subscriber::EnvFilter,
-    writer: W,
-) -> impl Subscriber + Send + Sync
+/// A layer writing [`ReferenceJson`] lines to `writer`.
+pub fn json_layer<S, W>(writer: W) -> impl Layer<S> + Send + Sync + 'static
 where
+    S: Subscriber + for<'span> LookupSpan<'span>,
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    tracing_subscriber::fmt::layer()
         .fmt_fields(JsonFields::new())
         .event_format(ReferenceJson)
         .with_writer(writer)
-        .finish()
 }
 
 impl<S, N> FormatEvent<S, N> for ReferenceJson
@@ -165,9 +163,8 @@ mod tests {
     fn lines_carry_the_reference_fields_at_the_top_level() {
         let lines = Lines::default();
         let writer = lines.clone();
-        let subscriber = json_subscriber(tracing_subscriber::EnvFilter::new("info"), move || {
-            writer.clone()
-        });
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(json_layer(move || writer.clone()));
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("invocation", session_id = "s-1", request_id = "r-1");
             let _entered = span.enter();

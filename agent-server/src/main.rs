@@ -3,12 +3,15 @@
 use std::io::IsTerminal;
 
 use agent_server::agent_file::AgentFile;
+use agent_server::telemetry::Telemetry;
 use agent_server::{
     AgentCoreApp, AgentEntrypoint, LogFormat, ServerConfig, TutorialEntrypoint, shutdown_signal,
 };
 use anyhow::Context;
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// mimalloc instead of the system allocator: a request allocates and frees many small buffers on
 /// two threads, where glibc's malloc spent about a third of the server's CPU per Bedrock call.
@@ -18,7 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = ServerConfig::parse();
-    init_logging(config.log_format);
+    let telemetry = init_logging(config.log_format)?;
 
     let agent_file = config.agent.as_deref().map(AgentFile::load).transpose()?;
     let descriptors = raise_descriptor_limit();
@@ -81,12 +84,16 @@ async fn main() -> anyhow::Result<()> {
         model_timeout_secs = agent_config.model_timeout.as_secs(),
         retry_attempts = agent_config.retry.max_attempts,
         window_messages = agent_config.window.max_messages,
+        telemetry = %telemetry.as_ref().map_or("off", Telemetry::describe),
         "agent-server listening"
     );
     app.serve(listener, shutdown_signal())
         .await
         .context("serving")?;
     tracing::info!("agent-server stopped");
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
     Ok(())
 }
 
@@ -106,19 +113,23 @@ fn raise_descriptor_limit() -> u64 {
     soft
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    match format {
-        LogFormat::Text => tracing_subscriber::fmt()
-            .with_env_filter(filter)
+/// Logs to stderr in `format`, filtered by `RUST_LOG` (metric events left out), and — when the
+/// environment names an OTLP endpoint — traces and metrics to it.
+fn init_logging(format: LogFormat) -> anyhow::Result<Option<Telemetry>> {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(format!("{}=off", agent_core::telemetry::METRICS_TARGET).parse()?);
+    let logs = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
-            .init(),
-        LogFormat::Json => {
-            let subscriber = agent_server::log_format::json_subscriber(filter, std::io::stderr);
-            if let Err(error) = tracing::subscriber::set_global_default(subscriber) {
-                eprintln!("logging could not be set up: {error}");
-            }
-        }
-    }
+            .boxed(),
+        LogFormat::Json => agent_server::log_format::json_layer(std::io::stderr).boxed(),
+    };
+    let telemetry = Telemetry::from_env()?;
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(telemetry.as_ref().map(Telemetry::layer))
+        .init();
+    Ok(telemetry)
 }

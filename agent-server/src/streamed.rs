@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::entrypoint::Output;
 use crate::error::InvocationError;
@@ -39,16 +40,22 @@ where
 {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     let invocation = run(EventChannel(sender.clone()));
-    tokio::spawn(async move {
-        tokio::select! {
-            last = invocation => {
-                let _ = sender.send(last).await;
-            }
-            () = sender.closed() => {
-                tracing::info!("the client went away; the invocation was stopped");
+    // The task stays in the invocation's span: its logs name the session, its spans are the
+    // invocation's children.
+    let span = tracing::Span::current();
+    tokio::spawn(
+        async move {
+            tokio::select! {
+                last = invocation => {
+                    let _ = sender.send(last).await;
+                }
+                () = sender.closed() => {
+                    tracing::info!("the client went away; the invocation was stopped");
+                }
             }
         }
-    });
+        .instrument(span),
+    );
     let items = stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     });

@@ -48,6 +48,7 @@ pub fn personalised_prompt(name: &str, prompt: &str, session_id: &SessionId) -> 
 /// The tutorial agent's definition around `model`.
 pub fn tutorial_agent(model: Arc<dyn Model>, clock: Clock, config: AgentConfig) -> Agent {
     let mut builder = Agent::builder(model)
+        .name("tutorial")
         .system_prompt(SYSTEM_PROMPT)
         .config(config);
     for tool in tutorial_tools(clock) {

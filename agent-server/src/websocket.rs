@@ -27,7 +27,7 @@ pub(crate) async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     match context_of(&headers) {
-        Ok(context) => upgrade.on_upgrade(move |socket| serve(app, socket, context)),
+        Ok(context) => upgrade.on_upgrade(move |socket| serve(app, socket, context, headers)),
         Err(error) => error.into_response(),
     }
 }
@@ -38,7 +38,12 @@ enum Incoming {
     Closed,
 }
 
-async fn serve(app: AgentCoreApp, mut socket: WebSocket, context: crate::context::RuntimeContext) {
+async fn serve(
+    app: AgentCoreApp,
+    mut socket: WebSocket,
+    context: crate::context::RuntimeContext,
+    headers: HeaderMap,
+) {
     let mut waiting = VecDeque::new();
     loop {
         let text = match waiting.pop_front() {
@@ -68,12 +73,7 @@ async fn serve(app: AgentCoreApp, mut socket: WebSocket, context: crate::context
                 continue;
             }
         };
-        let span = tracing::info_span!(
-            "invocation",
-            session_id = %context.session_id,
-            request_id = %context.request_id,
-            route = "/ws"
-        );
+        let span = app.invocation_span("/ws", &context, &headers);
         let outcome = app
             .entrypoint()
             .invoke_streaming(payload, context.clone())

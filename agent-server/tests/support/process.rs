@@ -113,6 +113,26 @@ impl Process {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
+    /// The names of the process's threads (as the kernel keeps them: 15 characters at most).
+    pub fn thread_names(&self) -> Vec<String> {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        std::fs::read_dir(tasks)
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect()
+    }
+
+    /// Asks the process to stop (SIGTERM, as AgentCore does) and waits until it has exited.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+        self.child.wait().unwrap()
+    }
+
     /// Kills the process at once (SIGKILL), as a crash or an OOM kill would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

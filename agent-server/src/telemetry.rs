@@ -1,0 +1,183 @@
+//! OpenTelemetry traces and metrics over OTLP, configured only by the standard variables, for the
+//! binary to install: the library itself only emits `tracing` spans and events.
+//!
+//! Nothing is set up — no exporter, no background thread — unless an OTLP endpoint is named
+//! (`OTEL_EXPORTER_OTLP_ENDPOINT`, or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` /
+//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` for one signal) and `OTEL_SDK_DISABLED` is not `true`.
+//! The rest is read by the OpenTelemetry crates themselves: `OTEL_EXPORTER_OTLP_PROTOCOL`
+//! (`http/protobuf` by default, or `grpc`), `OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`,
+//! `OTEL_SERVICE_NAME` (`agent-server` when unset), `OTEL_RESOURCE_ATTRIBUTES`,
+//! `OTEL_TRACES_SAMPLER` and `OTEL_BSP_*`. Spans go through a batch processor with a bounded
+//! queue on its own thread: when the collector is slow or down, spans past the queue are dropped
+//! and counted, and an invocation never waits for an export. [`Telemetry::shutdown`] flushes
+//! what is queued.
+
+use std::env;
+
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_otlp::{MetricExporter, SpanExporter};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+use thiserror::Error;
+use tracing::Subscriber;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{Targets, filter_fn};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::trace_context::{END_USER_KEY, SESSION_ID_KEY};
+
+/// The service name when the environment names none.
+const DEFAULT_SERVICE_NAME: &str = "agent-server";
+
+/// The exporters running, for as long as the server does.
+pub struct Telemetry {
+    tracer: Option<SdkTracerProvider>,
+    meter: Option<SdkMeterProvider>,
+}
+
+/// Why telemetry could not be set up as the environment asks.
+#[derive(Debug, Error)]
+#[error("OpenTelemetry could not be set up from the OTEL_* variables: {0}")]
+pub struct TelemetryError(String);
+
+impl Telemetry {
+    /// The exporters the environment asks for; `None` when it asks for none.
+    pub fn from_env() -> Result<Option<Self>, TelemetryError> {
+        let set = |name: &str| env::var(name).is_ok_and(|value| !value.trim().is_empty());
+        if env::var("OTEL_SDK_DISABLED")
+            .is_ok_and(|value| value.trim().eq_ignore_ascii_case("true"))
+        {
+            return Ok(None);
+        }
+        let generic = set("OTEL_EXPORTER_OTLP_ENDPOINT");
+        let traces = generic || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+        let metrics = generic || set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+        if !traces && !metrics {
+            return Ok(None);
+        }
+        let resource = resource();
+        let failed =
+            |error: opentelemetry_otlp::ExporterBuildError| TelemetryError(error.to_string());
+        let tracer = traces
+            .then(|| {
+                SpanExporter::builder().build().map(|exporter| {
+                    SdkTracerProvider::builder()
+                        .with_resource(resource.clone())
+                        .with_span_processor(SessionAttributes)
+                        .with_batch_exporter(exporter)
+                        .build()
+                })
+            })
+            .transpose()
+            .map_err(failed)?;
+        let meter = metrics
+            .then(|| {
+                MetricExporter::builder().build().map(|exporter| {
+                    SdkMeterProvider::builder()
+                        .with_resource(resource.clone())
+                        .with_periodic_exporter(exporter)
+                        .build()
+                })
+            })
+            .transpose()
+            .map_err(failed)?;
+        Ok(Some(Self { tracer, meter }))
+    }
+
+    /// Which signals are exported, for the start-up line.
+    pub fn describe(&self) -> &'static str {
+        match (&self.tracer, &self.meter) {
+            (Some(_), Some(_)) => "otlp traces and metrics",
+            (Some(_), None) => "otlp traces",
+            (None, Some(_)) => "otlp metrics",
+            (None, None) => "off",
+        }
+    }
+
+    /// The layers that turn this process's spans and metric events into OpenTelemetry's.
+    pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
+    where
+        S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
+    {
+        let traces = self.tracer.as_ref().map(|provider| {
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("agent-server"))
+                .with_threads(false)
+                .with_location(false)
+                .with_filter(
+                    Targets::new()
+                        .with_default(tracing::Level::INFO)
+                        .with_target(
+                            agent_core::telemetry::METRICS_TARGET,
+                            tracing::level_filters::LevelFilter::OFF,
+                        ),
+                )
+        });
+        let metrics = self.meter.as_ref().map(|provider| {
+            tracing_opentelemetry::MetricsLayer::new(provider.clone()).with_filter(
+                Targets::new()
+                    .with_target(agent_core::telemetry::METRICS_TARGET, tracing::Level::INFO),
+            )
+        });
+        Layer::and_then(traces, metrics)
+    }
+
+    /// Exports what is queued and stops the exporters.
+    pub fn shutdown(self) {
+        if let Some(tracer) = self.tracer
+            && let Err(error) = tracer.shutdown()
+        {
+            tracing::warn!(%error, "flushing the trace exporter failed");
+        }
+        if let Some(meter) = self.meter
+            && let Err(error) = meter.shutdown()
+        {
+            tracing::warn!(%error, "flushing the metric exporter failed");
+        }
+    }
+}
+
+/// The resource from the environment, named `agent-server` unless it names itself.
+fn resource() -> Resource {
+    let named = env::var("OTEL_SERVICE_NAME").is_ok()
+        || env::var("OTEL_RESOURCE_ATTRIBUTES")
+            .is_ok_and(|attributes| attributes.contains("service.name="));
+    let builder = Resource::builder();
+    if named {
+        builder.build()
+    } else {
+        builder.with_service_name(DEFAULT_SERVICE_NAME).build()
+    }
+}
+
+/// Puts the session id and the user from the baggage on every span started in an invocation,
+/// so a trace backend (AgentCore's evaluations find an agent's spans by `session.id`) can select
+/// any of them.
+#[derive(Debug)]
+struct SessionAttributes;
+
+impl SpanProcessor for SessionAttributes {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        use opentelemetry::trace::Span as _;
+        let baggage = cx.baggage();
+        for key in [SESSION_ID_KEY, END_USER_KEY] {
+            if let Some(value) = baggage.get(key) {
+                span.set_attribute(KeyValue::new(key, value.clone()));
+            }
+        }
+    }
+
+    fn on_end(&self, _span: SpanData) {}
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
