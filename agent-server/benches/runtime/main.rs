@@ -22,13 +22,17 @@
 //! - the Bedrock path's CPU per Converse call against a bare SDK loop, both on a local Converse
 //!   stand-in (`bedrock_path_figures.rs`).
 //!
-//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload|hot-path|bedrock-path]`
+//! - OpenTelemetry: the binary's throughput with OTLP export on against off
+//!   (`telemetry_figures.rs`).
+//!
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload|hot-path|bedrock-path|telemetry]`
 
 mod bedrock_path_figures;
 mod hot_path_figures;
 mod overload_figures;
 mod redis_figures;
 mod streaming_figures;
+mod telemetry_figures;
 // The tests' helper, of which the bench needs only starting a server and a connection.
 #[allow(dead_code)]
 #[path = "../../tests/support/redis.rs"]
@@ -160,6 +164,9 @@ fn main() {
     }
     if wants("bedrock-path") {
         bedrock_path_figures::bedrock_path();
+    }
+    if wants("telemetry") {
+        telemetry_figures::telemetry();
     }
 }
 
