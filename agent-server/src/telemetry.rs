@@ -108,14 +108,11 @@ impl Telemetry {
                 .with_tracer(provider.tracer("agent-server"))
                 .with_threads(false)
                 .with_location(false)
-                .with_filter(
-                    Targets::new()
-                        .with_default(tracing::Level::INFO)
-                        .with_target(
-                            agent_core::telemetry::METRICS_TARGET,
-                            tracing::level_filters::LevelFilter::OFF,
-                        ),
-                )
+                // Spans only: log events stay logs rather than becoming span events, which
+                // would give every span an attribute list per log line.
+                .with_filter(filter_fn(|metadata| {
+                    metadata.is_span() && *metadata.level() <= tracing::Level::INFO
+                }))
         });
         let metrics = self.meter.as_ref().map(|provider| {
             tracing_opentelemetry::MetricsLayer::new(provider.clone()).with_filter(
