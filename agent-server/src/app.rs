@@ -63,6 +63,7 @@ pub struct AgentCoreApp {
     max_body_bytes: usize,
     /// One permit per invocation being served; none left means the server is full.
     in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
     edge: EdgeConfig,
     trace_context: Arc<TraceContext>,
 }
@@ -75,6 +76,7 @@ impl AgentCoreApp {
             health: Health::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             edge: EdgeConfig::default(),
             trace_context: Arc::default(),
         }
@@ -84,20 +86,26 @@ impl AgentCoreApp {
     /// `Server busy`, rather than queued without bound.
     pub fn with_max_in_flight(mut self, limit: usize) -> Self {
         self.in_flight = Arc::new(Semaphore::new(limit));
+        self.max_in_flight = limit;
         self
     }
 
     /// A place among the invocations in flight, or the refusal to send.
-    pub(crate) fn admit(&self) -> Result<InFlight, InvocationError> {
-        let permit = self.in_flight.clone().try_acquire_owned().map_err(|_| {
-            InvocationError::ServerBusy {
+    pub(crate) fn admit(&self) -> Result<OwnedSemaphorePermit, InvocationError> {
+        self.in_flight
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| InvocationError::ServerBusy {
                 details: "the server is serving as many invocations as it may; retry shortly"
                     .into(),
                 retry_after_secs: 1,
-            }
-        })?;
-        report_in_flight(1);
-        Ok(InFlight { _permit: permit })
+            })
+    }
+
+    /// How many invocations are being served now.
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight
+            .saturating_sub(self.in_flight.available_permits())
     }
 
     /// The span of one invocation: a server span (`otel.name` `POST /invocations`, or the
@@ -185,26 +193,6 @@ impl AgentCoreApp {
         let edge = self.edge;
         crate::edge::serve(listener, self.router(), edge, shutdown).await
     }
-}
-
-/// A place among the invocations in flight, held until the invocation's answer is complete.
-pub(crate) struct InFlight {
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        report_in_flight(-1);
-    }
-}
-
-/// The invocations in flight, as a metric (`agentcore.invocations.in_flight`).
-fn report_in_flight(change: i64) {
-    tracing::event!(
-        target: METRICS_TARGET,
-        tracing::Level::INFO,
-        counter.agentcore.invocations.in_flight = change,
-    );
 }
 
 /// Completes on SIGTERM or Ctrl-C: the signals AgentCore and a terminal send.
@@ -454,7 +442,7 @@ fn parse_payload(
 /// goes away, and an error is sent as one last event, as the reference runtime frames it.
 fn event_stream_response(
     items: BoxStream<'static, Result<Value, InvocationError>>,
-    held: (BusyGuard, InFlight),
+    held: (BusyGuard, OwnedSemaphorePermit),
 ) -> Response {
     let events = items
         .scan(false, |failed, item| {

@@ -41,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         .session_store()
         .context("opening the session store")?;
     let store_name = store.describe();
+    let observed = store.clone();
     let app = match &agent_file {
         Some(file) => AgentCoreApp::new(AgentEntrypoint::new(
             file.agent(model, config.clock(), agent_config),
@@ -61,6 +62,9 @@ async fn main() -> anyhow::Result<()> {
         .with_max_body_bytes(config.max_body_bytes)
         .with_max_in_flight(config.max_in_flight)
         .with_edge(edge);
+    if let Some(telemetry) = &telemetry {
+        telemetry.observe(&app, observed);
+    }
 
     let address = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&address)

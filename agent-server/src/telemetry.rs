@@ -13,8 +13,11 @@
 //! what is queued.
 
 use std::env;
+use std::sync::Arc;
 
 use opentelemetry::baggage::BaggageExt;
+use agent_core::SessionStore;
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{MetricExporter, SpanExporter};
@@ -28,6 +31,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{Targets, filter_fn};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::app::AgentCoreApp;
 use crate::trace_context::{END_USER_KEY, SESSION_ID_KEY};
 
 /// The service name when the environment names none.
@@ -106,8 +110,15 @@ impl Telemetry {
         let traces = self.tracer.as_ref().map(|provider| {
             tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("agent-server"))
+                // What a span does on each poll of the future it instruments is paid many
+                // times an invocation: no busy/idle clocks, no context attached on entry (the
+                // trace's parentage comes from the tracing spans themselves), and no thread,
+                // source location or module on every span.
+                .with_tracked_inactivity(false)
+                .with_context_activation(false)
                 .with_threads(false)
                 .with_location(false)
+                .with_target(false)
                 // Spans only: log events stay logs rather than becoming span events, which
                 // would give every span an attribute list per log line.
                 .with_filter(filter_fn(|metadata| {
@@ -121,6 +132,32 @@ impl Telemetry {
             )
         });
         Layer::and_then(traces, metrics)
+    }
+
+    /// Reports what `app` serves and `sessions` hold as gauges read at each export
+    /// (`agentcore.invocations.in_flight`, `agentcore.sessions.live` for a store in this
+    /// process), rather than as an event on every change.
+    pub fn observe(&self, app: &AgentCoreApp, sessions: Arc<dyn SessionStore>) {
+        let Some(provider) = &self.meter else {
+            return;
+        };
+        let meter = provider.meter("agent-server");
+        let app = app.clone();
+        // The meter provider keeps the callbacks; the instruments' handles are not needed.
+        meter
+            .u64_observable_gauge("agentcore.invocations.in_flight")
+            .with_description("Invocations being served")
+            .with_callback(move |gauge| gauge.observe(app.in_flight() as u64, &[]))
+            .build();
+        meter
+            .u64_observable_gauge("agentcore.sessions.live")
+            .with_description("Sessions held in this process")
+            .with_callback(move |gauge| {
+                if let Some(live) = sessions.live_sessions() {
+                    gauge.observe(live as u64, &[]);
+                }
+            })
+            .build();
     }
 
     /// Exports what is queued and stops the exporters.

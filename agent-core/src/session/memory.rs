@@ -133,6 +133,10 @@ impl SessionStore for MemorySessionStore {
         Ok(Some(conversation))
     }
 
+    fn live_sessions(&self) -> Option<usize> {
+        Some(self.len())
+    }
+
     fn describe(&self) -> String {
         format!(
             "memory (at most {} sessions)",
@@ -223,7 +227,6 @@ impl Shared {
         {
             deadlines.remove(&(entry.deadline, key.clone()));
             sessions.remove(key);
-            report_live(sessions.len());
         }
         if let Some(entry) = sessions.get_mut(key) {
             let waiting = entry.claims.saturating_sub(1);
@@ -263,7 +266,6 @@ impl Shared {
                 committed: false,
             },
         );
-        report_live(sessions.len());
         Ok(history)
     }
 
@@ -286,7 +288,6 @@ impl Shared {
         }
         if !entry.committed {
             sessions.remove(key);
-            report_live(sessions.len());
             return;
         }
         entry.deadline =
@@ -312,20 +313,10 @@ impl Shared {
             }
             deadlines.pop_first();
             sessions.remove(&key);
-            report_live(sessions.len());
             tracing::debug!(session_id = %key.id, "session expired");
         }
         None
     }
-}
-
-/// The live sessions, as a metric (`agentcore.sessions.live`).
-fn report_live(count: usize) {
-    tracing::event!(
-        target: crate::telemetry::METRICS_TARGET,
-        tracing::Level::INFO,
-        gauge.agentcore.sessions.live = count as u64,
-    );
 }
 
 impl Drop for Shared {

@@ -41,6 +41,12 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Where the sessions are kept, for the start-up log; never contains a secret.
     fn describe(&self) -> String;
+
+    /// How many sessions this process holds, for metrics; `None` for a store that holds them
+    /// elsewhere.
+    fn live_sessions(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// One invocation's exclusive hold on a session: its history, committed or undone as a whole.
