@@ -15,8 +15,8 @@
 use std::env;
 use std::sync::Arc;
 
-use opentelemetry::baggage::BaggageExt;
 use agent_core::SessionStore;
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, KeyValue};

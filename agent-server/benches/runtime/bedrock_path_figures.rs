@@ -105,7 +105,7 @@ fn micros(duration: Duration) -> f64 {
 
 /// A Converse stand-in that answers the tutorial's calculator turn: a request without a tool
 /// result gets a calculator tool use, one with a tool result gets the answer.
-fn stand_in_router() -> Router {
+pub(crate) fn stand_in_router() -> Router {
     let asks = json!({
         "output": {"message": {"role": "assistant", "content": [
             {"text": "Mairaさん、2+5を計算します。"},

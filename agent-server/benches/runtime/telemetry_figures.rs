@@ -1,8 +1,10 @@
-//! The price of OpenTelemetry: the `agent-server` binary (`--replay fixtures/tutorial`, a new
-//! session per invocation: two model turns and a tool call, so five spans and a dozen metric
-//! events each) under the same load with export off, and with traces and metrics exported over
-//! OTLP/HTTP to a local receiver that takes them and answers at once. Rounds alternate, so a
-//! drift in the machine's speed reaches both alike.
+//! The price of OpenTelemetry: the `agent-server` binary under the same load with export off,
+//! and with traces and metrics exported over OTLP/HTTP to a local receiver that takes them and
+//! answers at once. Each invocation is a new session, two model turns and a tool call (five
+//! spans), answered two ways: from the tutorial's recordings (`--replay`, the runtime's own cost
+//! alone), and through `aws-sdk-bedrockruntime` from a local Converse stand-in (the path an
+//! invocation takes in production, less Bedrock's own time). Rounds alternate, so a drift in the
+//! machine's speed reaches both alike.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use axum::body::Bytes;
 use axum::routing::post;
 use serde_json::json;
 
+use crate::bedrock_path_figures::stand_in_router;
 use crate::{SESSION_ID_HEADER, run_in_background_named};
 
 const CLIENTS: usize = 8;
@@ -43,29 +46,68 @@ pub fn telemetry() {
         .enable_all()
         .build()
         .unwrap();
-    let endpoint = format!("http://{collector}");
-    let mut ratios = Vec::new();
-    for round in 1..=ROUNDS {
-        let mut rates = [0.0; 2];
-        for (slot, export) in [(0, false), (1, true)] {
-            let mut server = Server::start(export.then_some(endpoint.as_str()));
-            let served = client_runtime.block_on(invoke_for(server.address, round, slot));
-            rates[slot] = served as f64 / MEASURE.as_secs_f64();
-            server.stop();
+    let collector = format!("http://{collector}");
+    let (stand_in, _stand_in) = run_in_background_named("stand-in", |listener| async move {
+        axum::serve(listener, stand_in_router()).await
+    });
+    let stand_in = format!("http://{stand_in}");
+    for model in [Model::Replay, Model::Bedrock(&stand_in)] {
+        let mut ratios = Vec::new();
+        for round in 1..=ROUNDS {
+            let mut rates = [0.0; 2];
+            for (slot, export) in [(0, false), (1, true)] {
+                let mut server = Server::start(model, export.then_some(collector.as_str()));
+                let served =
+                    client_runtime.block_on(invoke_for(server.address, model, round, slot));
+                rates[slot] = served as f64 / MEASURE.as_secs_f64();
+                server.stop();
+            }
+            let ratio = rates[1] / rates[0];
+            println!(
+                "  {} round {round}: export off {:.0} invocations/s, on {:.0}; on / off {ratio:.2}",
+                model.label(),
+                rates[0],
+                rates[1]
+            );
+            ratios.push(ratio);
         }
-        let ratio = rates[1] / rates[0];
+        ratios.sort_by(f64::total_cmp);
         println!(
-            "  round {round}: export off {:.0} invocations/s, on {:.0}; on / off {ratio:.2}",
-            rates[0], rates[1]
+            "  {}: on / off, median of {ROUNDS}: {:.2}",
+            model.label(),
+            ratios[ROUNDS / 2]
         );
-        ratios.push(ratio);
     }
-    ratios.sort_by(f64::total_cmp);
     println!(
-        "  on / off, median of {ROUNDS}: {:.2}; the collector received {:.1} MiB of OTLP\n",
-        ratios[ROUNDS / 2],
+        "  the collector received {:.1} MiB of OTLP\n",
         received.load(Ordering::Relaxed) as f64 / 1048576.0
     );
+}
+
+/// Where the binary's model answers from.
+#[derive(Clone, Copy)]
+enum Model<'a> {
+    /// The tutorial's recordings, in process.
+    Replay,
+    /// The AWS SDK against the Converse stand-in at this endpoint.
+    Bedrock(&'a str),
+}
+
+impl Model<'_> {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Replay => "replay      ",
+            Self::Bedrock(_) => "Bedrock SDK ",
+        }
+    }
+
+    /// The question its answers make a tool round of.
+    fn prompt(&self) -> &'static str {
+        match self {
+            Self::Replay => "外の天気はどうですか?",
+            Self::Bedrock(_) => "2+5の答えは?",
+        }
+    }
 }
 
 /// The release binary on the tutorial's recordings; with `endpoint`, exporting to it.
@@ -75,12 +117,25 @@ struct Server {
 }
 
 impl Server {
-    fn start(endpoint: Option<&str>) -> Self {
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
+    fn start(model: Model<'_>, endpoint: Option<&str>) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_agent-server"));
+        command.args(["--host", "127.0.0.1", "--port", "0"]);
+        match model {
+            Model::Replay => {
+                let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
+                command.arg("--replay").arg(fixtures);
+            }
+            Model::Bedrock(stand_in) => {
+                command
+                    .args(["--model-streaming", "false"])
+                    .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stand_in)
+                    .env("AWS_REGION", "us-east-1")
+                    .env("AWS_ACCESS_KEY_ID", "AKIDLOCALSTANDIN")
+                    .env("AWS_SECRET_ACCESS_KEY", "local-stand-in")
+                    .env("AWS_EC2_METADATA_DISABLED", "true");
+            }
+        }
         command
-            .args(["--host", "127.0.0.1", "--port", "0", "--replay"])
-            .arg(fixtures)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -113,12 +168,12 @@ impl Server {
     }
 }
 
-/// `CLIENTS` clients asking the tutorial's first question on a new session each time, for
-/// `MEASURE`; returns how many were answered 200.
-async fn invoke_for(server: SocketAddr, round: usize, slot: usize) -> usize {
+/// `CLIENTS` clients asking `model`'s question on a new session each time, for `MEASURE`;
+/// returns how many were answered 200.
+async fn invoke_for(server: SocketAddr, model: Model<'_>, round: usize, slot: usize) -> usize {
     let url = format!("http://{server}/invocations");
     let client = reqwest::Client::new();
-    let body = json!({"prompt": "外の天気はどうですか?", "user_id": "1"}).to_string();
+    let body = json!({"prompt": model.prompt(), "user_id": "1"}).to_string();
     let started = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|n| {
