@@ -65,7 +65,8 @@ pub struct AgentCoreApp {
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
     edge: EdgeConfig,
-    trace_context: Arc<TraceContext>,
+    /// Continues callers' traces, when telemetry is on.
+    trace_context: Option<Arc<TraceContext>>,
 }
 
 impl AgentCoreApp {
@@ -78,7 +79,7 @@ impl AgentCoreApp {
             in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             edge: EdgeConfig::default(),
-            trace_context: Arc::default(),
+            trace_context: None,
         }
     }
 
@@ -129,13 +130,15 @@ impl AgentCoreApp {
             trace_id = tracing::field::Empty,
             span_id = tracing::field::Empty,
         );
-        self.trace_context.continue_in(
-            &span,
-            headers,
-            context.session_id.as_str(),
-            context.user_id.as_deref(),
-        );
-        crate::trace_context::record_ids(&span);
+        if let Some(trace_context) = &self.trace_context {
+            trace_context.continue_in(
+                &span,
+                headers,
+                context.session_id.as_str(),
+                context.user_id.as_deref(),
+            );
+            crate::trace_context::record_ids(&span);
+        }
         span
     }
 
@@ -176,6 +179,14 @@ impl AgentCoreApp {
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.max_body_bytes))
             .with_state(self.clone())
+    }
+
+    /// Continues each caller's trace (`traceparent`, `tracestate`, `baggage`) in the invocation's
+    /// spans and puts the session in their baggage: for a process that exports traces (the
+    /// binary turns it on with OpenTelemetry). Off, no header is read for it.
+    pub fn with_trace_propagation(mut self) -> Self {
+        self.trace_context = Some(Arc::default());
+        self
     }
 
     /// Sets how connections are held: header timeout, connection cap.

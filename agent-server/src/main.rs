@@ -62,9 +62,17 @@ async fn main() -> anyhow::Result<()> {
         .with_max_body_bytes(config.max_body_bytes)
         .with_max_in_flight(config.max_in_flight)
         .with_edge(edge);
-    if let Some(telemetry) = &telemetry {
-        telemetry.observe(&app, observed);
-    }
+    let app = match &telemetry {
+        Some(telemetry) => {
+            telemetry.observe(&app, observed);
+            if telemetry.exports_traces() {
+                app.with_trace_propagation()
+            } else {
+                app
+            }
+        }
+        None => app,
+    };
 
     let address = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&address)

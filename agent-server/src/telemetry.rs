@@ -92,6 +92,11 @@ impl Telemetry {
         Ok(Some(Self { tracer, meter }))
     }
 
+    /// Whether traces are exported, so callers' traces are worth continuing.
+    pub fn exports_traces(&self) -> bool {
+        self.tracer.is_some()
+    }
+
     /// Which signals are exported, for the start-up line.
     pub fn describe(&self) -> &'static str {
         match (&self.tracer, &self.meter) {

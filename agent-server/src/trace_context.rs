@@ -53,10 +53,12 @@ impl TraceContext {
 
 /// Opens `span` as a child of the current span, adding the session and the user to the
 /// baggage it passes on: for spans that learn the user later than the request's span (the
-/// tutorial reads it from the payload).
+/// tutorial reads it from the payload). Nothing to do where nothing is traced.
 pub fn child_for_session(span: &Span, session_id: &str, user: Option<&str>) {
     let parent = Span::current().context();
-    let _ = span.set_parent(with_session(&parent, session_id, user));
+    if parent.has_active_span() {
+        let _ = span.set_parent(with_session(&parent, session_id, user));
+    }
 }
 
 /// Puts the span's trace and span ids in its `trace_id` and `span_id` fields, when it is traced,

@@ -285,6 +285,15 @@ async fn a_dead_collector_costs_the_invocations_nothing() {
         server.terminate().success(),
         "the stop gives up on the export and exits"
     );
+    // Spans past the small queue were dropped, not waited for, and counted.
+    let dropped = server.log_line("dropped_span_count=").await;
+    let count: u64 = dropped
+        .split("dropped_span_count=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("{dropped}"));
+    assert!(count > 0, "{dropped}");
     held.abort();
 }
 
