@@ -4,8 +4,8 @@
 //!
 //! Only `tracing` is used here: a subscriber with `tracing-opentelemetry` turns the spans into
 //! OpenTelemetry spans (the `otel.*` fields name them and set their status) and the events whose
-//! fields start with `histogram.` into metrics, on target [`METRICS_TARGET`]; without one, this
-//! costs a disabled span. Message content is recorded only when the agent is configured to
+//! fields start with `histogram.` into metrics, on target [`METRICS_TARGET`]. The spans are at
+//! `DEBUG`, so a process that logs at `INFO` and exports nothing does not make them at all. Message content is recorded only when the agent is configured to
 //! (`AgentConfig::record_content`).
 
 use std::time::Duration;
@@ -23,7 +23,7 @@ pub const METRICS_TARGET: &str = "agentcore::metrics";
 /// The span of one model call, retries included.
 pub(crate) fn chat_span(model: Option<&str>) -> Span {
     let model = model.unwrap_or("unknown");
-    tracing::info_span!(
+    tracing::debug_span!(
         "chat",
         otel.name = %format!("chat {model}"),
         otel.kind = "client",
@@ -108,7 +108,7 @@ pub(crate) fn record_chat(
 
 /// The span of one tool call; with `record_content`, its arguments.
 pub(crate) fn tool_span(tool_use: &ToolUse, record_content: bool) -> Span {
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         "execute_tool",
         otel.name = %format!("execute_tool {}", tool_use.name),
         otel.status_code = tracing::field::Empty,

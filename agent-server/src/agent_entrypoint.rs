@@ -185,10 +185,11 @@ async fn run_turn(
 }
 
 /// The span of one agent invocation, in the GenAI conventions, a child of the request's span
-/// with the session and its user added to what its children inherit.
+/// with the session and its user added to what its children inherit. At `DEBUG`, like the
+/// agent loop's spans: made only for a layer that wants them (the OpenTelemetry one).
 fn agent_span(agent: &Agent, session: &SessionKey, prompt: &str) -> Span {
     let model = agent.model().model_id().unwrap_or("unknown");
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         "invoke_agent",
         otel.name = %format!("invoke_agent {}", agent.name()),
         otel.status_code = tracing::field::Empty,

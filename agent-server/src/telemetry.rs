@@ -24,7 +24,9 @@ use opentelemetry_otlp::{MetricExporter, SpanExporter};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanProcessor,
+};
 use thiserror::Error;
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
@@ -71,8 +73,9 @@ impl Telemetry {
                 SpanExporter::builder().build().map(|exporter| {
                     SdkTracerProvider::builder()
                         .with_resource(resource.clone())
-                        .with_span_processor(SessionAttributes)
-                        .with_batch_exporter(exporter)
+                        .with_span_processor(SessionAttributes {
+                            next: BatchSpanProcessor::builder(exporter).build(),
+                        })
                         .build()
                 })
             })
@@ -124,10 +127,14 @@ impl Telemetry {
                 .with_threads(false)
                 .with_location(false)
                 .with_target(false)
-                // Spans only: log events stay logs rather than becoming span events, which
-                // would give every span an attribute list per log line.
+                // Spans only — log events stay logs rather than becoming span events, which
+                // would give every span an attribute list per log line — at INFO, and this
+                // runtime's own GenAI spans, which are at DEBUG.
                 .with_filter(filter_fn(|metadata| {
-                    metadata.is_span() && *metadata.level() <= tracing::Level::INFO
+                    metadata.is_span()
+                        && (*metadata.level() <= tracing::Level::INFO
+                            || metadata.target().starts_with("agent_core")
+                            || metadata.target().starts_with("agent_server"))
                 }))
         });
         let metrics = self.meter.as_ref().map(|provider| {
@@ -195,11 +202,14 @@ fn resource() -> Resource {
 
 /// Puts the session id and the user from the baggage on every span started in an invocation,
 /// so a trace backend (AgentCore's evaluations find an agent's spans by `session.id`) can select
-/// any of them.
+/// any of them, then hands the span to the batch exporter. One processor wrapping the other,
+/// since the SDK copies a finished span for each processor when there are several.
 #[derive(Debug)]
-struct SessionAttributes;
+struct SessionAttributes<P> {
+    next: P,
+}
 
-impl SpanProcessor for SessionAttributes {
+impl<P: SpanProcessor> SpanProcessor for SessionAttributes<P> {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         use opentelemetry::trace::Span as _;
         let baggage = cx.baggage();
@@ -208,15 +218,22 @@ impl SpanProcessor for SessionAttributes {
                 span.set_attribute(KeyValue::new(key, value.clone()));
             }
         }
+        self.next.on_start(span, cx);
     }
 
-    fn on_end(&self, _span: SpanData) {}
+    fn on_end(&self, span: SpanData) {
+        self.next.on_end(span);
+    }
 
     fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
+        self.next.force_flush()
     }
 
-    fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
-        Ok(())
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.next.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.next.set_resource(resource);
     }
 }
