@@ -67,22 +67,19 @@ pub(crate) fn record_chat(
                 "gen_ai.response.finish_reasons",
                 response.stop_reason.as_str(),
             );
-            tracing::event!(
-                target: METRICS_TARGET,
-                tracing::Level::INFO,
-                histogram.gen_ai.client.token.usage = usage.input_tokens,
-                "gen_ai.operation.name" = "chat",
-                "gen_ai.request.model" = model,
-                "gen_ai.token.type" = "input",
-            );
-            tracing::event!(
-                target: METRICS_TARGET,
-                tracing::Level::INFO,
-                histogram.gen_ai.client.token.usage = usage.output_tokens,
-                "gen_ai.operation.name" = "chat",
-                "gen_ai.request.model" = model,
-                "gen_ai.token.type" = "output",
-            );
+            for (token_type, tokens) in [
+                ("input", usage.input_tokens),
+                ("output", usage.output_tokens),
+            ] {
+                tracing::event!(
+                    target: METRICS_TARGET,
+                    tracing::Level::INFO,
+                    histogram.gen_ai.client.token.usage = tokens,
+                    "gen_ai.operation.name" = "chat",
+                    "gen_ai.request.model" = model,
+                    "gen_ai.token.type" = token_type,
+                );
+            }
             tracing::event!(
                 target: METRICS_TARGET,
                 tracing::Level::INFO,

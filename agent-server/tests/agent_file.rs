@@ -28,17 +28,13 @@ async fn the_shipped_agent_file_reaches_bedrock_as_written() {
         .mount(&bedrock)
         .await;
     let file = shipped_agent_file();
-    let server = Process::start_with(
+    let server = Process::on_bedrock_at(
+        &bedrock.uri(),
         &[
             "--agent",
             file.to_str().unwrap(),
             "--model-streaming",
             "false",
-        ],
-        &[
-            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &bedrock.uri()),
-            ("AWS_ACCESS_KEY_ID", "AKIDLOCALSTANDIN"),
-            ("AWS_SECRET_ACCESS_KEY", "local-stand-in"),
         ],
     );
     assert!(

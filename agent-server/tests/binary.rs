@@ -83,14 +83,7 @@ async fn the_standard_aws_endpoint_override_reaches_a_local_bedrock() {
         .expect(1)
         .mount(&bedrock)
         .await;
-    let server = Process::start_with(
-        &["--model-streaming", "false"],
-        &[
-            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &bedrock.uri()),
-            ("AWS_ACCESS_KEY_ID", "AKIDLOCALSTANDIN"),
-            ("AWS_SECRET_ACCESS_KEY", "local-stand-in"),
-        ],
-    );
+    let server = Process::on_bedrock_at(&bedrock.uri(), &["--model-streaming", "false"]);
     let (status, answer) = server.ask("hello").await;
     assert_eq!((status, answer), (200, json!("Mairaさん、こんにちは。")));
 }

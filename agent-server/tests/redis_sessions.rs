@@ -151,7 +151,8 @@ async fn wait_for_requests(bedrock: &MockServer, count: usize) {
 async fn a_replica_killed_mid_invocation_frees_the_session_once_its_lease_expires() {
     let redis = RedisServer::start();
     let bedrock = bedrock_that_hangs_on_the_second_turn().await;
-    let mut doomed = Process::start_with(
+    let mut doomed = Process::on_bedrock_at(
+        &bedrock.uri(),
         &[
             "--session-store",
             &redis.url(),
@@ -159,11 +160,6 @@ async fn a_replica_killed_mid_invocation_frees_the_session_once_its_lease_expire
             "1",
             "--model-streaming",
             "false",
-        ],
-        &[
-            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &bedrock.uri()),
-            ("AWS_ACCESS_KEY_ID", "AKIDLOCALSTANDIN"),
-            ("AWS_SECRET_ACCESS_KEY", "local-stand-in"),
         ],
     );
     assert!(

@@ -576,14 +576,7 @@ fn start_once(args: &[&str]) -> (Duration, u64) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.split_whitespace()
-                .find_map(|field| field.strip_prefix("address=").map(str::to_owned))
-        })
-        .expect("the start-up line");
+    let address = startup_address(&mut lines);
     while !ping_ok(&address) {
         std::thread::sleep(Duration::from_micros(200));
     }
@@ -594,6 +587,17 @@ fn start_once(args: &[&str]) -> (Duration, u64) {
     let _ = child.kill();
     let _ = child.wait();
     (elapsed, rss)
+}
+
+/// The bound address from the binary's start-up line (text logs), read from its stderr.
+fn startup_address(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> String {
+    lines
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix("address=").map(str::to_owned))
+        })
+        .expect("the start-up line")
 }
 
 fn ping_ok(address: &str) -> bool {

@@ -20,7 +20,7 @@ use axum::routing::post;
 use serde_json::json;
 
 use crate::bedrock_path_figures::stand_in_router;
-use crate::{SESSION_ID_HEADER, run_in_background_named};
+use crate::{SESSION_ID_HEADER, run_in_background_named, startup_address};
 
 const CLIENTS: usize = 8;
 const ROUNDS: usize = 3;
@@ -145,16 +145,7 @@ impl Server {
         }
         let mut child = command.spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.split_whitespace()
-                    .find_map(|field| field.strip_prefix("address=").map(str::to_owned))
-            })
-            .expect("the start-up line")
-            .parse()
-            .unwrap();
+        let address = startup_address(&mut lines).parse().unwrap();
         // Keep reading its log so the pipe never fills.
         std::thread::spawn(move || lines.for_each(drop));
         Self { child, address }

@@ -91,6 +91,19 @@ impl Process {
         panic!("no log line with {text}: {:?}", self.log.lock().unwrap());
     }
 
+    /// As [`Process::start`], with Bedrock at `endpoint` and placeholder credentials, so a
+    /// local stand-in receives signed requests as Bedrock would.
+    pub fn on_bedrock_at(endpoint: &str, args: &[&str]) -> Self {
+        Self::start_with(
+            args,
+            &[
+                ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", endpoint),
+                ("AWS_ACCESS_KEY_ID", "AKIDLOCALSTANDIN"),
+                ("AWS_SECRET_ACCESS_KEY", "local-stand-in"),
+            ],
+        )
+    }
+
     /// Every log line after the start-up line so far.
     pub fn log_lines(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
