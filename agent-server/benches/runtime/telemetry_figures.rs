@@ -54,20 +54,24 @@ pub fn telemetry() {
     for model in [Model::Replay, Model::Bedrock(&stand_in)] {
         let mut ratios = Vec::new();
         for round in 1..=ROUNDS {
-            let mut rates = [0.0; 2];
+            let (mut rates, mut cpu) = ([0.0; 2], [0.0; 2]);
             for (slot, export) in [(0, false), (1, true)] {
                 let mut server = Server::start(model, export.then_some(collector.as_str()));
+                let before = server.cpu();
                 let served =
                     client_runtime.block_on(invoke_for(server.address, model, round, slot));
+                cpu[slot] = (server.cpu() - before).as_secs_f64() * 1e6 / served as f64;
                 rates[slot] = served as f64 / MEASURE.as_secs_f64();
                 server.stop();
             }
             let ratio = rates[1] / rates[0];
             println!(
-                "  {} round {round}: export off {:.0} invocations/s, on {:.0}; on / off {ratio:.2}",
+                "  {} round {round}: export off {:.0} invocations/s ({:.0} µs of server CPU each), on {:.0} ({:.0} µs); on / off {ratio:.2}",
                 model.label(),
                 rates[0],
-                rates[1]
+                cpu[0],
+                rates[1],
+                cpu[1]
             );
             ratios.push(ratio);
         }
@@ -149,6 +153,18 @@ impl Server {
         // Keep reading its log so the pipe never fills.
         std::thread::spawn(move || lines.for_each(drop));
         Self { child, address }
+    }
+
+    /// CPU the process has spent so far, all its threads.
+    fn cpu(&self) -> Duration {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let nanos: u64 = std::fs::read_dir(tasks)
+            .into_iter()
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+            .filter_map(|schedstat| schedstat.split_whitespace().next()?.parse::<u64>().ok())
+            .sum();
+        Duration::from_nanos(nanos)
     }
 
     fn stop(&mut self) {
