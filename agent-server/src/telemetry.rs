@@ -130,12 +130,15 @@ impl Telemetry {
                 // Spans only — log events stay logs rather than becoming span events, which
                 // would give every span an attribute list per log line — at INFO, and this
                 // runtime's own GenAI spans, which are at DEBUG.
-                .with_filter(filter_fn(|metadata| {
-                    metadata.is_span()
-                        && (*metadata.level() <= tracing::Level::INFO
-                            || metadata.target().starts_with("agent_core")
-                            || metadata.target().starts_with("agent_server"))
-                }))
+                .with_filter(
+                    filter_fn(|metadata| {
+                        metadata.is_span()
+                            && (*metadata.level() <= tracing::Level::INFO
+                                || metadata.target().starts_with("agent_core")
+                                || metadata.target().starts_with("agent_server"))
+                    })
+                    .with_max_level_hint(tracing::Level::DEBUG),
+                )
         });
         let metrics = self.meter.as_ref().map(|provider| {
             tracing_opentelemetry::MetricsLayer::new(provider.clone()).with_filter(
