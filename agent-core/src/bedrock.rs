@@ -1,5 +1,5 @@
 //! The Bedrock Converse model, through the official AWS SDK: Converse, and ConverseStream
-//! assembled by [`crate::bedrock_stream`].
+//! assembled by the crate's stream assembler.
 //!
 //! Configuration is the standard AWS chain (`aws-config`: region, profile, credentials, and the
 //! endpoint overrides `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`); an explicit

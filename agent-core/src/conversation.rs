@@ -147,7 +147,7 @@ impl Default for SlidingWindow {
 
 impl SlidingWindow {
     /// Moves `conversation`'s start past its oldest turns; they are dropped for good once no
-    /// checkpoint is open ([`Conversation::keep`]).
+    /// checkpoint of a turn in progress is open.
     pub fn apply(&self, conversation: &mut Conversation) {
         let messages = conversation.messages();
         let len = messages.len();

@@ -1,11 +1,12 @@
 //! The engine of a tool-using agent behind the AgentCore Runtime contract.
 //!
-//! - [`message`] and [`conversation`]: a history in Bedrock Converse's own shape, and the
-//!   sliding window that bounds it;
-//! - [`model`]: the one trait every model provider implements; [`bedrock`] (feature `bedrock`,
+//! - [`Message`] and [`Conversation`]: a history in Bedrock Converse's own shape, and the
+//!   [`SlidingWindow`] that bounds it;
+//! - [`Model`]: the one trait every model provider implements; [`bedrock`] (feature `bedrock`,
 //!   on by default) is Bedrock Converse through the AWS SDK, [`replay`] answers from recordings;
-//! - [`tool`]: tools and the registry that runs them without ever failing an invocation;
-//! - [`agent`]: the loop that ties them together, with retries, a cycle cap and rollback;
+//! - [`Tool`] and the [`ToolRegistry`] that runs tools without ever failing an invocation;
+//! - [`Agent`]: the loop that ties them together, with retries, a cycle cap and rollback, and
+//!   reports GenAI spans and metrics through `tracing` ([`telemetry`]);
 //! - [`session`]: per-session state with AgentCore's lifecycle, in memory or (feature `redis`)
 //!   in Redis, scoped by owner.
 

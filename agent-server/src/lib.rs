@@ -1,6 +1,7 @@
 //! An Amazon Bedrock AgentCore Runtime in Rust: the HTTP contract (`POST /invocations`,
-//! `GET /ping`) around any [`Entrypoint`], and the tutorial agent that serves many isolated
-//! sessions from one process.
+//! `GET /ping`, `/ws`) around any [`Entrypoint`]; [`AgentEntrypoint`], any agent with one
+//! conversation per session (the tutorial's is one); agents defined in files
+//! ([`agent_file`]); and OpenTelemetry for the binary to install ([`telemetry`]).
 //!
 //! ```no_run
 //! use agent_server::{entrypoint_fn, shutdown_signal, AgentCoreApp};
