@@ -87,7 +87,7 @@ impl Health {
     /// Marks one unit of work as running; `HealthyBusy` until every guard is dropped.
     pub fn track(&self) -> BusyGuard {
         if self.inner.busy.fetch_add(1, Ordering::SeqCst) == 0 {
-            self.observe();
+            self.observe_tracking();
         }
         BusyGuard {
             health: self.clone(),
@@ -124,6 +124,22 @@ impl Health {
         PingStatus {
             status,
             time_of_last_update,
+        }
+    }
+
+    /// Dates a change of the busy tracking when it is what `/ping` reports; with a forced
+    /// status or a ping handler, the next ping observes instead, so an invocation never runs
+    /// the app's handler.
+    fn observe_tracking(&self) {
+        let overridden = self.inner.forced.load(Ordering::SeqCst) != 0
+            || self
+                .inner
+                .handler
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .is_some();
+        if !overridden {
+            self.observe();
         }
     }
 
@@ -169,7 +185,7 @@ impl Health {
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         if self.health.inner.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.health.observe();
+            self.health.observe_tracking();
         }
     }
 }
@@ -218,6 +234,26 @@ mod tests {
         assert_eq!(health.ping().status, Status::Healthy, "forced");
         health.clear_forced();
         assert_eq!(health.ping().status, Status::HealthyBusy);
+    }
+
+    #[test]
+    fn only_a_ping_asks_the_handler() {
+        let health = Health::default();
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        health.set_ping_handler(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            None
+        });
+        let before = asked.load(Ordering::SeqCst);
+        drop(health.track());
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            before,
+            "invocations do not run it"
+        );
+        health.ping();
+        assert_eq!(asked.load(Ordering::SeqCst), before + 1);
     }
 
     #[test]
