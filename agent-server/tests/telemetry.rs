@@ -342,3 +342,23 @@ async fn message_content_is_recorded_only_when_the_operator_opts_in() {
         "traces only were asked for"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_go_over_grpc_when_the_protocol_says_so() {
+    let receiver = OtlpReceiver::start_grpc().await;
+    let endpoint = receiver.endpoint();
+    let fixtures = fixtures();
+    let mut server = Process::start_with(
+        &["--replay", &fixtures],
+        &[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ],
+    );
+    assert_eq!(ask(&server, "外の天気はどうですか?").await.status(), 200);
+    assert!(server.terminate().success());
+    let spans = receiver.spans();
+    assert_eq!(named(&spans, "invoke_agent tutorial").len(), 1);
+    assert_eq!(named(&spans, "chat ").len(), 2);
+    assert!(spans.iter().all(|span| hex(&span.trace_id) == TRACE_ID));
+}

@@ -1,5 +1,6 @@
-//! An OTLP/HTTP receiver on a loopback port, in process: decodes what exporters send to
-//! `/v1/traces` and `/v1/metrics` with the `opentelemetry-proto` types and keeps it for tests.
+//! An OTLP receiver on a loopback port, in process: decodes what exporters send — over HTTP to
+//! `/v1/traces` and `/v1/metrics`, or over gRPC to the trace service — with the
+//! `opentelemetry-proto` types and keeps it for tests.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -42,6 +48,20 @@ impl OtlpReceiver {
         Self { address, received }
     }
 
+    /// A receiver of traces over gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`).
+    pub async fn start_grpc() -> Self {
+        let received = Arc::new(Mutex::new(Received::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let service = TraceServiceServer::new(GrpcTraces(received.clone()));
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        Self { address, received }
+    }
+
     /// The endpoint to give exporters (`OTEL_EXPORTER_OTLP_ENDPOINT`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.address)
@@ -62,6 +82,25 @@ impl OtlpReceiver {
 
 async fn traces(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Vec<u8> {
     let request = ExportTraceServiceRequest::decode(body).expect("an OTLP trace export");
+    keep_traces(&received, request);
+    Vec::new()
+}
+
+/// The gRPC trace service.
+struct GrpcTraces(Arc<Mutex<Received>>);
+
+#[tonic::async_trait]
+impl TraceService for GrpcTraces {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        keep_traces(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+fn keep_traces(received: &Mutex<Received>, request: ExportTraceServiceRequest) {
     let mut received = received.lock().unwrap();
     for resource_spans in request.resource_spans {
         if let Some(resource) = &resource_spans.resource
@@ -73,7 +112,6 @@ async fn traces(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Ve
             received.spans.extend(scope.spans);
         }
     }
-    Vec::new()
 }
 
 async fn metrics(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Vec<u8> {
