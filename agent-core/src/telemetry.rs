@@ -1,4 +1,5 @@
-//! What the agent loop reports for tracing, in the OpenTelemetry GenAI semantic conventions: a
+//! What an agent reports for tracing, in the OpenTelemetry GenAI semantic conventions: an
+//! `invoke_agent {agent}` span per invocation (opened by whoever runs the turn), a
 //! `chat {model}` span per model call (its retries included) and an `execute_tool {tool}` span
 //! per tool call, plus the conventions' client metrics as `tracing` events.
 //!
@@ -12,8 +13,9 @@ use std::time::Duration;
 
 use tracing::Span;
 
+use crate::agent::{Agent, AgentReply};
 use crate::message::{ToolResult, ToolResultStatus, ToolUse};
-use crate::model::ModelResponse;
+use crate::model::{ModelResponse, StopReason, Usage};
 
 /// The provider every model of this crate speaks for: Bedrock Converse.
 pub const PROVIDER: &str = "aws.bedrock";
@@ -58,18 +60,13 @@ pub(crate) fn record_chat(
             first_token.as_secs_f64(),
         );
     }
+    let error_type = outcome.err();
     match outcome {
         Ok(response) => {
-            let usage = response.usage;
-            span.record("gen_ai.usage.input_tokens", usage.input_tokens);
-            span.record("gen_ai.usage.output_tokens", usage.output_tokens);
-            span.record(
-                "gen_ai.response.finish_reasons",
-                response.stop_reason.as_str(),
-            );
+            record_answer(span, response.usage, &response.stop_reason);
             for (token_type, tokens) in [
-                ("input", usage.input_tokens),
-                ("output", usage.output_tokens),
+                ("input", response.usage.input_tokens),
+                ("output", response.usage.output_tokens),
             ] {
                 tracing::event!(
                     target: METRICS_TARGET,
@@ -80,27 +77,67 @@ pub(crate) fn record_chat(
                     "gen_ai.token.type" = token_type,
                 );
             }
-            tracing::event!(
-                target: METRICS_TARGET,
-                tracing::Level::INFO,
-                histogram.gen_ai.client.operation.duration = elapsed.as_secs_f64(),
-                "gen_ai.operation.name" = "chat",
-                "gen_ai.request.model" = model,
-            );
         }
-        Err(error_type) => {
-            span.record("otel.status_code", "ERROR");
-            span.record("error.type", error_type);
-            tracing::event!(
-                target: METRICS_TARGET,
-                tracing::Level::INFO,
-                histogram.gen_ai.client.operation.duration = elapsed.as_secs_f64(),
-                "gen_ai.operation.name" = "chat",
-                "gen_ai.request.model" = model,
-                "error.type" = error_type,
-            );
-        }
+        Err(error_type) => record_failure(span, error_type),
     }
+    tracing::event!(
+        target: METRICS_TARGET,
+        tracing::Level::INFO,
+        histogram.gen_ai.client.operation.duration = elapsed.as_secs_f64(),
+        "gen_ai.operation.name" = "chat",
+        "gen_ai.request.model" = model,
+        "error.type" = error_type,
+    );
+}
+
+/// The span of one agent invocation, named after the agent; with `record_content`, its prompt.
+/// The server opens it around a session's turn.
+pub fn agent_span(agent: &Agent, prompt: &str) -> Span {
+    let span = tracing::debug_span!(
+        "invoke_agent",
+        otel.name = %format!("invoke_agent {}", agent.name()),
+        otel.status_code = tracing::field::Empty,
+        "gen_ai.operation.name" = "invoke_agent",
+        "gen_ai.agent.name" = agent.name(),
+        "gen_ai.provider.name" = PROVIDER,
+        "gen_ai.system" = PROVIDER,
+        "gen_ai.request.model" = agent.model().model_id().unwrap_or("unknown"),
+        "gen_ai.usage.input_tokens" = tracing::field::Empty,
+        "gen_ai.usage.output_tokens" = tracing::field::Empty,
+        "gen_ai.response.finish_reasons" = tracing::field::Empty,
+        "gen_ai.input.messages" = tracing::field::Empty,
+        "gen_ai.output.messages" = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+    );
+    if agent.config().record_content {
+        span.record("gen_ai.input.messages", prompt);
+    }
+    span
+}
+
+/// How an agent invocation ended: its summed usage and, with `record_content`, its answer; or
+/// the kind of its failure.
+pub fn record_agent(span: &Span, outcome: Result<&AgentReply, &str>, record_content: bool) {
+    match outcome {
+        Ok(reply) => {
+            record_answer(span, reply.usage, &reply.stop_reason);
+            if record_content {
+                span.record("gen_ai.output.messages", reply.text.as_str());
+            }
+        }
+        Err(error_type) => record_failure(span, error_type),
+    }
+}
+
+fn record_answer(span: &Span, usage: Usage, stop_reason: &StopReason) {
+    span.record("gen_ai.usage.input_tokens", usage.input_tokens);
+    span.record("gen_ai.usage.output_tokens", usage.output_tokens);
+    span.record("gen_ai.response.finish_reasons", stop_reason.as_str());
+}
+
+fn record_failure(span: &Span, error_type: &str) {
+    span.record("otel.status_code", "ERROR");
+    span.record("error.type", error_type);
 }
 
 /// The span of one tool call; with `record_content`, its arguments.
@@ -129,8 +166,7 @@ pub(crate) fn record_tool(span: &Span, result: &ToolResult, record_content: bool
     match result.status {
         ToolResultStatus::Success => span.record("gen_ai.tool.status", "success"),
         ToolResultStatus::Error => {
-            span.record("otel.status_code", "ERROR");
-            span.record("error.type", "tool_error");
+            record_failure(span, "tool_error");
             span.record("gen_ai.tool.status", "error")
         }
     };

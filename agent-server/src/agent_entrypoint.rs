@@ -23,13 +23,13 @@
 
 use std::sync::Arc;
 
-use agent_core::telemetry::PROVIDER;
+use agent_core::telemetry::{agent_span, record_agent};
 use agent_core::{
     Agent, AgentEvents, AgentReply, NoEvents, SessionKey, SessionOwner, SessionStore, SessionTurn,
 };
 use async_trait::async_trait;
 use serde_json::Value;
-use tracing::{Instrument, Span};
+use tracing::Instrument;
 
 use crate::context::RuntimeContext;
 use crate::entrypoint::{Entrypoint, Output};
@@ -144,7 +144,9 @@ impl<R: PayloadReader> AgentEntrypoint<R> {
 }
 
 /// Answers `prompt` in `turn`, reporting to `events`; keeps the exchange only if it succeeded.
-/// Runs in an `invoke_agent` span, whose session and user every span under it carries.
+/// Runs in an `invoke_agent` span (at `DEBUG`, made only for the OpenTelemetry layer), a child
+/// of the request's span with the session and its user added to what every span under it
+/// carries.
 async fn run_turn(
     agent: &Agent,
     mut turn: SessionTurn,
@@ -152,7 +154,12 @@ async fn run_turn(
     events: &mut dyn AgentEvents,
 ) -> Result<AgentReply, InvocationError> {
     let prompt = request.prompt.as_str();
-    let span = agent_span(agent, &request.session, prompt);
+    let span = agent_span(agent, prompt);
+    let user = match &request.session.owner {
+        SessionOwner::User(user) => Some(user.as_ref()),
+        SessionOwner::Anonymous => None,
+    };
+    crate::trace_context::child_for_session(&span, request.session.id.as_str(), user);
     let outcome = async {
         match agent.invoke_streaming_in(&mut turn, prompt, events).await {
             Ok(reply) => {
@@ -167,53 +174,12 @@ async fn run_turn(
     }
     .instrument(span.clone())
     .await;
-    match &outcome {
-        Ok(reply) => {
-            span.record("gen_ai.usage.input_tokens", reply.usage.input_tokens);
-            span.record("gen_ai.usage.output_tokens", reply.usage.output_tokens);
-            span.record("gen_ai.response.finish_reasons", reply.stop_reason.as_str());
-            if agent.config().record_content {
-                span.record("gen_ai.output.messages", reply.text.as_str());
-            }
-        }
-        Err(error) => {
-            span.record("otel.status_code", "ERROR");
-            span.record("error.type", error.kind());
-        }
-    }
-    outcome
-}
-
-/// The span of one agent invocation, in the GenAI conventions, a child of the request's span
-/// with the session and its user added to what its children inherit. At `DEBUG`, like the
-/// agent loop's spans: made only for a layer that wants them (the OpenTelemetry one).
-fn agent_span(agent: &Agent, session: &SessionKey, prompt: &str) -> Span {
-    let model = agent.model().model_id().unwrap_or("unknown");
-    let span = tracing::debug_span!(
-        "invoke_agent",
-        otel.name = %format!("invoke_agent {}", agent.name()),
-        otel.status_code = tracing::field::Empty,
-        "gen_ai.operation.name" = "invoke_agent",
-        "gen_ai.agent.name" = agent.name(),
-        "gen_ai.provider.name" = PROVIDER,
-        "gen_ai.system" = PROVIDER,
-        "gen_ai.request.model" = model,
-        "gen_ai.usage.input_tokens" = tracing::field::Empty,
-        "gen_ai.usage.output_tokens" = tracing::field::Empty,
-        "gen_ai.response.finish_reasons" = tracing::field::Empty,
-        "gen_ai.input.messages" = tracing::field::Empty,
-        "gen_ai.output.messages" = tracing::field::Empty,
-        "error.type" = tracing::field::Empty,
+    record_agent(
+        &span,
+        outcome.as_ref().map_err(InvocationError::kind),
+        agent.config().record_content,
     );
-    if agent.config().record_content {
-        span.record("gen_ai.input.messages", prompt);
-    }
-    let user = match &session.owner {
-        SessionOwner::User(user) => Some(user.as_ref()),
-        SessionOwner::Anonymous => None,
-    };
-    crate::trace_context::child_for_session(&span, session.id.as_str(), user);
-    span
+    outcome
 }
 
 #[async_trait]
