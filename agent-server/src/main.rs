@@ -139,9 +139,10 @@ fn init_logging(format: LogFormat) -> anyhow::Result<Option<Telemetry>> {
         LogFormat::Json => agent_server::log_format::json_layer(std::io::stderr).boxed(),
     };
     let telemetry = Telemetry::from_env()?;
-    tracing_subscriber::registry()
-        .with(logs.with_filter(filter))
-        .with(telemetry.as_ref().map(Telemetry::layer))
-        .init();
+    let mut layers = vec![logs.with_filter(filter).boxed()];
+    if let Some(telemetry) = &telemetry {
+        layers.extend(telemetry.layers());
+    }
+    tracing_subscriber::registry().with(layers).init();
     Ok(telemetry)
 }

@@ -110,13 +110,17 @@ impl Telemetry {
         }
     }
 
-    /// The layers that turn this process's spans and metric events into OpenTelemetry's.
-    pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
+    /// The layers that turn this process's spans and metric events into OpenTelemetry's, each
+    /// behind its own filter. They come as a list rather than as `Option`s: an absent `Option`
+    /// layer counts as one that wants every callsite, which would make the registry build every
+    /// `DEBUG` span of the process (the AWS SDK's among them) only to have them ignored.
+    pub fn layers<S>(&self) -> Vec<Box<dyn Layer<S> + Send + Sync + 'static>>
     where
         S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
     {
-        let traces = self.tracer.as_ref().map(|provider| {
-            tracing_opentelemetry::layer()
+        let mut layers = Vec::new();
+        if let Some(provider) = &self.tracer {
+            let traces = tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("agent-server"))
                 // What a span does on each poll of the future it instruments is paid many
                 // times an invocation: no busy/idle clocks, no context attached on entry (the
@@ -138,15 +142,17 @@ impl Telemetry {
                                 || metadata.target().starts_with("agent_server"))
                     })
                     .with_max_level_hint(tracing::Level::DEBUG),
-                )
-        });
-        let metrics = self.meter.as_ref().map(|provider| {
-            tracing_opentelemetry::MetricsLayer::new(provider.clone()).with_filter(
+                );
+            layers.push(traces.boxed());
+        }
+        if let Some(provider) = &self.meter {
+            let metrics = tracing_opentelemetry::MetricsLayer::new(provider.clone()).with_filter(
                 Targets::new()
                     .with_target(agent_core::telemetry::METRICS_TARGET, tracing::Level::INFO),
-            )
-        });
-        Layer::and_then(traces, metrics)
+            );
+            layers.push(metrics.boxed());
+        }
+        layers
     }
 
     /// Reports what `app` serves and `sessions` hold as gauges read at each export
@@ -238,5 +244,71 @@ impl<P: SpanProcessor> SpanProcessor for SessionAttributes<P> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.next.set_resource(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::callsite::{DefaultCallsite, Identifier};
+    use tracing::field::FieldSet;
+    use tracing::metadata::Kind;
+    use tracing::{Level, Metadata};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// A span callsite of `$target` at `$level`, asked of a subscriber directly rather than
+    /// through the process-wide interest cache, which other tests' subscribers share.
+    macro_rules! probe {
+        ($name:ident, $target:literal, $level:expr) => {
+            static $name: Metadata<'static> = {
+                static CALLSITE: DefaultCallsite = DefaultCallsite::new(&$name);
+                Metadata::new(
+                    "probe",
+                    $target,
+                    $level,
+                    None,
+                    None,
+                    None,
+                    FieldSet::new(&[], Identifier(&CALLSITE)),
+                    Kind::SPAN,
+                )
+            };
+        };
+    }
+    probe!(
+        SDK_DEBUG,
+        "aws_smithy_runtime::client::orchestrator",
+        Level::DEBUG
+    );
+    probe!(HYPER_INFO, "hyper_util::client", Level::INFO);
+    probe!(GENAI_DEBUG, "agent_core::telemetry", Level::DEBUG);
+
+    /// Whether spans of `callsite` are made under the layers of `telemetry` alone.
+    fn made(telemetry: &Telemetry, callsite: &'static Metadata<'static>) -> bool {
+        let subscriber = tracing_subscriber::registry().with(telemetry.layers());
+        !tracing::Subscriber::register_callsite(&subscriber, callsite).is_never()
+    }
+
+    #[test]
+    fn traces_alone_make_the_runtimes_spans_and_not_other_crates_debug_spans() {
+        let telemetry = Telemetry {
+            tracer: Some(SdkTracerProvider::builder().build()),
+            meter: None,
+        };
+        assert!(made(&telemetry, &GENAI_DEBUG));
+        assert!(made(&telemetry, &HYPER_INFO));
+        assert!(!made(&telemetry, &SDK_DEBUG));
+    }
+
+    #[test]
+    fn metrics_alone_make_no_span() {
+        let telemetry = Telemetry {
+            tracer: None,
+            meter: Some(SdkMeterProvider::builder().build()),
+        };
+        for callsite in [&SDK_DEBUG, &HYPER_INFO, &GENAI_DEBUG] {
+            assert!(!made(&telemetry, callsite), "{callsite:?}");
+        }
     }
 }
