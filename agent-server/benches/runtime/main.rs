@@ -132,6 +132,10 @@ fn main() {
         memory_child(count.parse().expect("a session count"));
         return;
     }
+    if let Ok(count) = std::env::var("BENCH_TELEMETRY_FLOOR") {
+        telemetry_figures::floor_child(count.parse().expect("an invocation count"));
+        return;
+    }
     let sections: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))

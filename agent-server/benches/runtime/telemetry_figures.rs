@@ -5,6 +5,11 @@
 //! alone), and through `aws-sdk-bedrockruntime` from a local Converse stand-in (the path an
 //! invocation takes in production, less Bedrock's own time). Rounds alternate, so a drift in the
 //! machine's speed reaches both alike.
+//!
+//! Beside them, the floor of the OpenTelemetry stack itself: in a fresh process configured by
+//! the same variables and layers, five spans shaped like an invocation's (as many attributes,
+//! nested the same way, nothing else done) made and exported to the same receiver. What an
+//! invocation costs with export on can be no less than its cost off plus this floor.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -82,6 +87,10 @@ pub fn telemetry() {
             ratios[ROUNDS / 2]
         );
     }
+    let floor = floor_micros(&collector);
+    println!(
+        "  the stack's own floor: {floor:.1} µs of CPU per invocation's five spans, made and exported (all threads)"
+    );
     println!(
         "  the collector received {:.1} MiB of OTLP\n",
         received.load(Ordering::Relaxed) as f64 / 1048576.0
@@ -212,4 +221,109 @@ async fn invoke_for(server: SocketAddr, model: Model<'_>, round: usize, slot: us
         served += task.await.unwrap();
     }
     served
+}
+
+/// The floor, from a fresh process exporting to `collector`: µs of CPU per invocation's spans.
+fn floor_micros(collector: &str) -> f64 {
+    const INVOCATIONS: usize = 100_000;
+    let output = Command::new(std::env::current_exe().unwrap())
+        .env("BENCH_TELEMETRY_FLOOR", INVOCATIONS.to_string())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector)
+        .env_remove("OTEL_SDK_DISABLED")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the floor child printed {text:?}"))
+}
+
+/// In a fresh process: `count` invocations' worth of spans through the binary's telemetry
+/// layers, exported and flushed; prints µs of process CPU (every thread) per invocation.
+pub(crate) fn floor_child(count: usize) {
+    use tracing::field::Empty;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let telemetry = agent_server::telemetry::Telemetry::from_env()
+        .unwrap()
+        .expect("an OTLP endpoint is set");
+    let subscriber = tracing_subscriber::registry().with(telemetry.layers());
+    let started = process_cpu();
+    tracing::subscriber::with_default(subscriber, || {
+        for n in 0..count {
+            let request = tracing::info_span!(
+                "invocation",
+                otel.name = "POST /invocations",
+                otel.kind = "server",
+                session_id = n,
+                request_id = n,
+                "http.route" = "/invocations",
+                "http.response.status_code" = Empty,
+            );
+            let _request = request.enter();
+            let agent = tracing::info_span!(
+                "invoke_agent",
+                otel.name = "invoke_agent tutorial",
+                "gen_ai.operation.name" = "invoke_agent",
+                "gen_ai.agent.name" = "tutorial",
+                "gen_ai.provider.name" = "aws.bedrock",
+                "gen_ai.request.model" = "model",
+                "gen_ai.usage.input_tokens" = Empty,
+                "gen_ai.usage.output_tokens" = Empty,
+                "gen_ai.response.finish_reasons" = Empty,
+            );
+            let _agent = agent.enter();
+            for _ in 0..2 {
+                let chat = tracing::info_span!(
+                    "chat",
+                    otel.name = "chat model",
+                    otel.kind = "client",
+                    "gen_ai.operation.name" = "chat",
+                    "gen_ai.provider.name" = "aws.bedrock",
+                    "gen_ai.request.model" = "model",
+                    "gen_ai.usage.input_tokens" = Empty,
+                    "gen_ai.usage.output_tokens" = Empty,
+                    "gen_ai.response.finish_reasons" = Empty,
+                    "gen_ai.request.attempts" = Empty,
+                );
+                chat.in_scope(|| {
+                    chat.record("gen_ai.usage.input_tokens", 1185);
+                    chat.record("gen_ai.usage.output_tokens", 71);
+                    chat.record("gen_ai.response.finish_reasons", "end_turn");
+                    chat.record("gen_ai.request.attempts", 1);
+                });
+            }
+            let tool = tracing::info_span!(
+                "execute_tool",
+                otel.name = "execute_tool weather",
+                "gen_ai.operation.name" = "execute_tool",
+                "gen_ai.tool.name" = "weather",
+                "gen_ai.tool.call.id" = n,
+                "gen_ai.tool.type" = "function",
+                "gen_ai.tool.status" = Empty,
+            );
+            tool.in_scope(|| tool.record("gen_ai.tool.status", "success"));
+            agent.record("gen_ai.usage.input_tokens", 2455);
+            agent.record("gen_ai.usage.output_tokens", 91);
+            agent.record("gen_ai.response.finish_reasons", "end_turn");
+            request.record("http.response.status_code", 200);
+        }
+    });
+    telemetry.shutdown();
+    let spent = process_cpu() - started;
+    println!("{:.2}", spent.as_secs_f64() * 1e6 / count as f64);
+}
+
+/// CPU this process has spent, every thread, from `/proc/self/stat` (in clock ticks of 10 ms).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&field| fields.get(field)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
