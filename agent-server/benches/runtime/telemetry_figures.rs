@@ -6,7 +6,9 @@
 //! invocation takes in production, less Bedrock's own time). Rounds alternate, so a drift in the
 //! machine's speed reaches both alike.
 //!
-//! Beside them, the floor of the OpenTelemetry stack itself: in a fresh process configured by
+//! A third server in each round exports under `OTEL_TRACES_SAMPLER=always_off`, to tell the
+//! handling of spans from their recording and export. Beside them, the floor of the
+//! OpenTelemetry stack itself: in a fresh process configured by
 //! the same variables and layers, five spans shaped like an invocation's (as many attributes,
 //! nested the same way, nothing else done) made and exported to the same receiver. What an
 //! invocation costs with export on can be no less than its cost off plus this floor.
@@ -59,9 +61,12 @@ pub fn telemetry() {
     for model in [Model::Replay, Model::Bedrock(&stand_in)] {
         let mut ratios = Vec::new();
         for round in 1..=ROUNDS {
-            let (mut rates, mut cpu) = ([0.0; 2], [0.0; 2]);
-            for (slot, export) in [(0, false), (1, true)] {
-                let mut server = Server::start(model, export.then_some(collector.as_str()));
+            let (mut rates, mut cpu) = ([0.0; 3], [0.0; 3]);
+            for (slot, export) in [Export::Off, Export::On, Export::Unsampled]
+                .into_iter()
+                .enumerate()
+            {
+                let mut server = Server::start(model, export, &collector);
                 let before = server.cpu();
                 let served =
                     client_runtime.block_on(invoke_for(server.address, model, round, slot));
@@ -71,12 +76,13 @@ pub fn telemetry() {
             }
             let ratio = rates[1] / rates[0];
             println!(
-                "  {} round {round}: export off {:.0} invocations/s ({:.0} µs of server CPU each), on {:.0} ({:.0} µs); on / off {ratio:.2}",
+                "  {} round {round}: export off {:.0} invocations/s ({:.0} µs of server CPU each), on {:.0} ({:.0} µs); on / off {ratio:.2}; spans made but none sampled {:.0} µs",
                 model.label(),
                 rates[0],
                 cpu[0],
                 rates[1],
-                cpu[1]
+                cpu[1],
+                cpu[2]
             );
             ratios.push(ratio);
         }
@@ -95,6 +101,17 @@ pub fn telemetry() {
         "  the collector received {:.1} MiB of OTLP\n",
         received.load(Ordering::Relaxed) as f64 / 1048576.0
     );
+}
+
+/// What the binary is told to export.
+#[derive(Clone, Copy)]
+enum Export {
+    Off,
+    /// Traces and metrics to the collector.
+    On,
+    /// The same, under `OTEL_TRACES_SAMPLER=always_off`: every span is made and handled by the
+    /// layers, none is recorded or exported — what the span handling costs apart from export.
+    Unsampled,
 }
 
 /// Where the binary's model answers from.
@@ -123,14 +140,14 @@ impl Model<'_> {
     }
 }
 
-/// The release binary on the tutorial's recordings; with `endpoint`, exporting to it.
+/// The release binary on `model`, exporting to `collector` as `export` says.
 struct Server {
     child: Child,
     address: SocketAddr,
 }
 
 impl Server {
-    fn start(model: Model<'_>, endpoint: Option<&str>) -> Self {
+    fn start(model: Model<'_>, export: Export, collector: &str) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_agent-server"));
         command.args(["--host", "127.0.0.1", "--port", "0"]);
         match model {
@@ -150,11 +167,20 @@ impl Server {
         }
         command
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_TRACES_SAMPLER")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if let Some(endpoint) = endpoint {
-            command.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+        match export {
+            Export::Off => {}
+            Export::On => {
+                command.env("OTEL_EXPORTER_OTLP_ENDPOINT", collector);
+            }
+            Export::Unsampled => {
+                command
+                    .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector)
+                    .env("OTEL_TRACES_SAMPLER", "always_off");
+            }
         }
         let mut child = command.spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
