@@ -3,6 +3,9 @@
 //! a new session each) against a bare loop of SDK `converse` calls sending the same two
 //! requests, both to the same minimal local Converse stand-in.
 //!
+//! A third loop calls `BedrockModel::converse` with the same two conversations in this crate's
+//! types, to tell what the model adapter adds to the SDK from what the rest of the server does.
+//!
 //! Each side runs on its own runtime with named threads, and only those threads' CPU is counted
 //! (`/proc/self/task/*/schedstat`), so the stand-in and the load generator are left out.
 
@@ -12,7 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agent_core::bedrock::to_document;
-use agent_core::{AgentConfig, BedrockModel, DEFAULT_MODEL_ID, SessionId};
+use agent_core::{
+    AgentConfig, BedrockModel, ContentBlock, ConverseRequest, DEFAULT_MODEL_ID, Message, Model,
+    Role, SessionId, ToolResult, ToolSpec, ToolUse,
+};
 use agent_server::tutorial::{SYSTEM_PROMPT, personalised_prompt};
 use agent_server::{AgentCoreApp, SESSION_ID_HEADER, TutorialEntrypoint};
 use agent_tools::{Clock, tutorial_tools};
@@ -75,9 +81,12 @@ pub fn bedrock_path() {
         let before = thread_cpu("sdk-loop");
         let calls = sdk_runtime.block_on(converse_for(&endpoint, MEASURE));
         let per_call = micros(thread_cpu("sdk-loop") - before) / calls as f64;
+        let before = thread_cpu("sdk-loop");
+        let model_calls = sdk_runtime.block_on(model_converse_for(&endpoint, MEASURE));
+        let per_model_call = micros(thread_cpu("sdk-loop") - before) / model_calls as f64;
         let ratio = per_invocation / 2.0 / per_call;
         println!(
-            "  round {round}: server {per_invocation:.0} µs per invocation ({invocations}), {:.0} µs per Converse call; bare SDK loop {per_call:.0} µs per call ({calls}); ratio {ratio:.2}",
+            "  round {round}: server {per_invocation:.0} µs per invocation ({invocations}), {:.0} µs per Converse call; bare SDK loop {per_call:.0} µs per call ({calls}); BedrockModel loop {per_model_call:.0} µs per call; ratio {ratio:.2}",
             per_invocation / 2.0
         );
         ratios.push(ratio);
@@ -91,6 +100,17 @@ pub fn bedrock_path() {
     println!(
         "  the same server on an instant in-process model: {:.0} µs per invocation (the runtime's own share)",
         micros(thread_cpu("instant") - before) / invocations as f64
+    );
+    let bare_endpoint = endpoint.clone();
+    let (bare, _bare) = run_in_background_named("bare-server", move |listener| async move {
+        let client = sdk_client(&bare_endpoint).await;
+        axum::serve(listener, bare_sdk_router(client)).await
+    });
+    let before = thread_cpu("bare-server");
+    let invocations = client_runtime.block_on(invoke_for(bare, 0, MEASURE));
+    println!(
+        "  a bare axum handler making the same two SDK calls under the same load: {:.0} µs per invocation (what any server here spends)",
+        micros(thread_cpu("bare-server") - before) / invocations as f64
     );
     ratios.sort_by(f64::total_cmp);
     println!(
@@ -210,6 +230,94 @@ async fn converse_for(endpoint: &str, duration: Duration) -> usize {
         task.await.unwrap();
     }
     calls.load(Ordering::Relaxed)
+}
+
+/// An axum handler doing only what the bare SDK loop does, per request: the tutorial
+/// invocation's two Converse calls, then the expected answer — no session, agent, tool or
+/// validation. Under the same clients as the server, it shows what serving HTTP while calling
+/// the SDK costs on this machine by itself.
+fn bare_sdk_router(client: Client) -> Router {
+    let tools = tool_config();
+    let (first, second) = tutorial_requests();
+    let requests = Arc::new([first, second]);
+    Router::new().route(
+        "/invocations",
+        post(move |_body: Bytes| {
+            let (client, tools, requests) = (client.clone(), tools.clone(), requests.clone());
+            async move {
+                for messages in requests.iter() {
+                    converse(&client, messages.clone(), tools.clone()).await;
+                }
+                EXPECTED_ANSWER
+            }
+        }),
+    )
+}
+
+/// `CLIENTS` tasks calling `BedrockModel::converse` for `duration` with the tutorial
+/// invocation's two conversations and tools, as the agent loop does; returns the number of
+/// calls.
+async fn model_converse_for(endpoint: &str, duration: Duration) -> usize {
+    let model = Arc::new(BedrockModel::for_local_endpoint(endpoint, DEFAULT_MODEL_ID).await);
+    let tools: Arc<Vec<ToolSpec>> = Arc::new(
+        tutorial_tools(Clock::Local)
+            .iter()
+            .map(|tool| tool.spec())
+            .collect(),
+    );
+    let (first, second) = tutorial_conversations();
+    let conversations = Arc::new([first, second]);
+    let started = Instant::now();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (model, tools, conversations, calls) = (
+                model.clone(),
+                tools.clone(),
+                conversations.clone(),
+                calls.clone(),
+            );
+            tokio::spawn(async move {
+                while started.elapsed() < duration {
+                    for messages in conversations.iter() {
+                        let request = ConverseRequest::new(SYSTEM_PROMPT, messages, &tools);
+                        model.converse(request).await.unwrap();
+                        calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    calls.load(Ordering::Relaxed)
+}
+
+/// The two conversations of a tutorial invocation in this crate's types: the prompt, then the
+/// prompt, the tool use and its result.
+fn tutorial_conversations() -> (Vec<Message>, Vec<Message>) {
+    let session = SessionId::parse("bedrock-path-sdk-loop-0000000000000001").unwrap();
+    let prompt = Message::user(personalised_prompt("Maira", PROMPT, &session));
+    let tool_use = Message {
+        role: Role::Assistant,
+        content: vec![
+            ContentBlock::Text("Mairaさん、2+5を計算します。".into()),
+            ContentBlock::ToolUse(ToolUse {
+                tool_use_id: "tooluse_bench".into(),
+                name: "calculator".into(),
+                input: json!({"expression": "2+5"}),
+            }),
+        ],
+    };
+    let result = Message {
+        role: Role::User,
+        content: vec![ContentBlock::ToolResult(ToolResult::success(
+            "tooluse_bench",
+            "7",
+        ))],
+    };
+    (vec![prompt.clone()], vec![prompt, tool_use, result])
 }
 
 /// One SDK Converse call with the tutorial's system prompt and tools.
