@@ -2,11 +2,18 @@
 //!
 //! A session's history sits behind its own fair (tokio) mutex, so turns of one session are
 //! granted in arrival order and different sessions never contend beyond the short map lookup.
+//! The map is split into [`SHARDS`] shards by the key's hash, each behind its own lock: an
+//! invocation locks only its session's shard, and when the map grows as sessions arrive, one
+//! shard is rehashed at a time — a sixteenth of the sessions, for a millisecond or two at a
+//! hundred thousand — instead of every invocation waiting while all of them are moved.
 //! A background task sleeps until the next deadline, or until woken by an earlier one, and drops
 //! what has ended, so requests never scan.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, Weak};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use async_trait::async_trait;
 use tokio::sync::{Notify, OwnedMutexGuard};
@@ -23,13 +30,22 @@ pub struct MemorySessionStore {
     shared: Arc<Shared>,
 }
 
+/// How many shards the sessions are spread over.
+const SHARDS: usize = 16;
+
 struct Shared {
     config: SessionConfig,
-    state: Mutex<State>,
+    shards: [Mutex<State>; SHARDS],
+    /// Picks a key's shard; seeded per process, as the maps' own hashers are, since clients
+    /// choose the session ids.
+    shard_hasher: RandomState,
+    /// Sessions in all shards, held to `max_sessions`.
+    live: AtomicUsize,
     /// Wakes the reaper when an earlier deadline appears, or when the store is dropped.
     reaper: Arc<Notify>,
 }
 
+/// One shard's sessions.
 #[derive(Default)]
 struct State {
     sessions: HashMap<SessionKey, Entry>,
@@ -54,7 +70,9 @@ impl MemorySessionStore {
         let reaper = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
             config,
-            state: Mutex::new(State::default()),
+            shards: std::array::from_fn(|_| Mutex::default()),
+            shard_hasher: RandomState::new(),
+            live: AtomicUsize::new(0),
             reaper: reaper.clone(),
         });
         tokio::spawn(purge_expired_sessions(Arc::downgrade(&shared), reaper));
@@ -68,7 +86,7 @@ impl MemorySessionStore {
 
     /// Number of live sessions, including ones whose first turn is under way.
     pub fn len(&self) -> usize {
-        self.shared.lock().sessions.len()
+        self.shared.live.load(Ordering::Acquire)
     }
 
     /// True when no session is live.
@@ -78,13 +96,13 @@ impl MemorySessionStore {
 
     /// True when a live session has this key.
     pub fn contains(&self, key: &SessionKey) -> bool {
-        self.shared.lock().sessions.contains_key(key)
+        self.shared.lock(key).sessions.contains_key(key)
     }
 
     /// Turns waiting for the session `key` behind the one it serves.
     pub fn waiting(&self, key: &SessionKey) -> usize {
         self.shared
-            .lock()
+            .lock(key)
             .sessions
             .get(key)
             .map_or(0, |entry| entry.claims.saturating_sub(1))
@@ -121,7 +139,7 @@ impl SessionStore for MemorySessionStore {
 
     async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError> {
         let history = {
-            let state = self.shared.lock();
+            let state = self.shared.lock(key);
             match state.sessions.get(key) {
                 Some(entry) if entry.committed && !entry.has_ended(Instant::now()) => {
                     entry.history.clone()
@@ -204,11 +222,18 @@ impl Entry {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // The lock is never held across a panic point that leaves the maps inconsistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The shard of `key`, locked.
+    fn lock(&self, key: &SessionKey) -> MutexGuard<'_, State> {
+        let shard = self.shard_hasher.hash_one(key) as usize % SHARDS;
+        lock(&self.shards[shard])
+    }
+
+    /// The earliest deadline of an idle session in any shard, each locked in turn.
+    fn earliest_deadline(&self) -> Option<Instant> {
+        self.shards
+            .iter()
+            .filter_map(|shard| lock(shard).deadlines.first().map(|(when, _)| *when))
+            .min()
     }
 
     /// Counts a claim on `key`, creating the session if it does not exist or has ended.
@@ -217,7 +242,7 @@ impl Shared {
         key: &SessionKey,
     ) -> Result<Arc<tokio::sync::Mutex<Conversation>>, SessionError> {
         let now = Instant::now();
-        let mut state = self.lock();
+        let mut state = self.lock(key);
         let State {
             sessions,
             deadlines,
@@ -227,6 +252,7 @@ impl Shared {
         {
             deadlines.remove(&(entry.deadline, key.clone()));
             sessions.remove(key);
+            self.live.fetch_sub(1, Ordering::AcqRel);
         }
         if let Some(entry) = sessions.get_mut(key) {
             let waiting = entry.claims.saturating_sub(1);
@@ -244,10 +270,17 @@ impl Shared {
             return Ok(entry.history.clone());
         }
         let max = self.config.max_sessions;
-        if sessions.len() >= max {
-            let retry_after_secs = deadlines
-                .first()
-                .map_or(self.config.idle_timeout.as_secs(), |(when, _)| {
+        let counted = self
+            .live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live < max).then_some(live + 1)
+            });
+        if counted.is_err() {
+            // The other shards are looked at only once this one is let go.
+            drop(state);
+            let retry_after_secs = self
+                .earliest_deadline()
+                .map_or(self.config.idle_timeout.as_secs(), |when| {
                     when.saturating_duration_since(now).as_secs() + 1
                 });
             return Err(SessionError::CapacityReached {
@@ -273,7 +306,7 @@ impl Shared {
     /// no turn ever committed to.
     fn leave(&self, key: &SessionKey, committed: bool) {
         let now = Instant::now();
-        let mut state = self.lock();
+        let mut state = self.lock(key);
         let State {
             sessions,
             deadlines,
@@ -288,10 +321,13 @@ impl Shared {
         }
         if !entry.committed {
             sessions.remove(key);
+            self.live.fetch_sub(1, Ordering::AcqRel);
             return;
         }
         entry.deadline =
             (now + self.config.idle_timeout).min(entry.created + self.config.max_lifetime);
+        // The reaper sleeps until the earliest deadline of all shards, which is no later than
+        // this shard's: a deadline earlier than this shard's may be earlier than that too.
         let earliest = deadlines.first().map(|(when, _)| *when);
         deadlines.insert((entry.deadline, key.clone()));
         if earliest.is_none_or(|earliest| entry.deadline < earliest) {
@@ -299,24 +335,41 @@ impl Shared {
         }
     }
 
-    /// Drops every idle session past its deadline; returns the next deadline, if any.
+    /// Drops every idle session past its deadline, a shard at a time; returns the next
+    /// deadline, if any.
     fn purge_expired(&self) -> Option<Instant> {
         let now = Instant::now();
-        let mut state = self.lock();
+        self.shards
+            .iter()
+            .filter_map(|shard| self.purge_shard(&mut lock(shard), now))
+            .min()
+    }
+
+    /// Drops the idle sessions of one shard past their deadline; returns its next deadline.
+    fn purge_shard(&self, state: &mut State, now: Instant) -> Option<Instant> {
         let State {
             sessions,
             deadlines,
-        } = &mut *state;
+        } = state;
         while let Some((when, key)) = deadlines.first().cloned() {
             if when > now {
                 return Some(when);
             }
             deadlines.pop_first();
             sessions.remove(&key);
+            self.live.fetch_sub(1, Ordering::AcqRel);
             tracing::debug!(session_id = %key.id, "session expired");
         }
         None
     }
+}
+
+/// Locks a shard. A shard's lock is never held across a panic point that leaves its maps
+/// inconsistent, so a poisoned one is still sound.
+fn lock(shard: &Mutex<State>) -> MutexGuard<'_, State> {
+    shard
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Drop for Shared {
@@ -505,6 +558,56 @@ mod tests {
         tokio::time::advance(Duration::from_secs(10 * 60)).await;
         settle().await;
         assert!(!store.contains(&key("chatty")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_cap_and_the_count_span_every_shard() {
+        let max = 3 * SHARDS;
+        let store = MemorySessionStore::new(SessionConfig {
+            max_sessions: max,
+            ..SessionConfig::default()
+        });
+        for n in 0..max {
+            say(&store, &key(&format!("session-{n}")), "hi").await;
+        }
+        assert_eq!(store.len(), max);
+        assert!(matches!(
+            store.checkout(&key("one-more")).await.err(),
+            Some(SessionError::CapacityReached { .. })
+        ));
+        tokio::time::advance(Duration::from_secs(16 * 60)).await;
+        settle().await;
+        assert!(store.is_empty(), "every shard's idle sessions expire");
+        say(&store, &key("one-more"), "hi").await;
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sessions_created_at_once_never_exceed_the_cap() {
+        let max = 50;
+        let store = MemorySessionStore::new(SessionConfig {
+            max_sessions: max,
+            ..SessionConfig::default()
+        });
+        let attempts: Vec<_> = (0..4 * max)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move { store.checkout(&key(&format!("burst-{n}"))).await })
+            })
+            .collect();
+        let mut turns = Vec::new();
+        for attempt in attempts {
+            if let Ok(turn) = attempt.await.unwrap() {
+                turns.push(turn);
+            }
+        }
+        assert_eq!(turns.len(), max, "exactly the cap is admitted");
+        assert_eq!(store.len(), max);
+        drop(turns);
+        assert!(
+            store.is_empty(),
+            "first turns given back uncommitted leave no session behind"
+        );
     }
 
     #[tokio::test(start_paused = true)]
