@@ -111,9 +111,10 @@ impl Telemetry {
     }
 
     /// The layers that turn this process's spans and metric events into OpenTelemetry's, each
-    /// behind its own filter. They come as a list rather than as `Option`s: an absent `Option`
-    /// layer counts as one that wants every callsite, which would make the registry build every
-    /// `DEBUG` span of the process (the AWS SDK's among them) only to have them ignored.
+    /// behind its own filter. They come as a list rather than as `Option`s joined with
+    /// `and_then`: joined so, an absent layer counts as one that wants every callsite, which made
+    /// the registry build every `DEBUG` span of the process (the AWS SDK's among them) only to
+    /// have them ignored.
     pub fn layers<S>(&self) -> Vec<Box<dyn Layer<S> + Send + Sync + 'static>>
     where
         S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
