@@ -4,8 +4,8 @@
 //! granted in arrival order and different sessions never contend beyond the short map lookup.
 //! The map is split into [`SHARDS`] shards by the key's hash, each behind its own lock: an
 //! invocation locks only its session's shard, and when the map grows as sessions arrive, one
-//! shard is rehashed at a time — a sixteenth of the sessions, for a millisecond or two at a
-//! hundred thousand — instead of every invocation waiting while all of them are moved.
+//! shard is rehashed at a time — about a sixteenth of the sessions, holding only the invocations
+//! of that shard — instead of every invocation waiting while all of them are moved.
 //! A background task sleeps until the next deadline, or until woken by an earlier one, and drops
 //! what has ended, so requests never scan.
 
