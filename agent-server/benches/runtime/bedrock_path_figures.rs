@@ -11,8 +11,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_core::bedrock::to_document;
 use agent_core::{
@@ -20,7 +19,7 @@ use agent_core::{
     Role, SessionId, ToolResult, ToolSpec, ToolUse,
 };
 use agent_server::tutorial::{SYSTEM_PROMPT, personalised_prompt};
-use agent_server::{AgentCoreApp, SESSION_ID_HEADER, TutorialEntrypoint};
+use agent_server::{AgentCoreApp, TutorialEntrypoint};
 use agent_tools::{Clock, tutorial_tools};
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::types as sdk;
@@ -29,6 +28,7 @@ use axum::body::Bytes;
 use axum::routing::post;
 use serde_json::json;
 
+use crate::load::{in_parallel_for, invoke_new_sessions_for};
 use crate::{EXPECTED_ANSWER, entrypoint, memory_store, run_in_background_named, thread_cpu};
 
 const CLIENTS: usize = 8;
@@ -160,47 +160,19 @@ pub(crate) fn stand_in_router() -> Router {
     )
 }
 
-/// `CLIENTS` clients invoking the server for `duration`, each invocation on a new session;
+/// `CLIENTS` clients invoking `server` for `duration`, each invocation on a new session;
 /// returns how many got the expected answer (anything else stops the bench).
 async fn invoke_for(server: SocketAddr, round: usize, duration: Duration) -> usize {
-    let url = format!("http://{server}/invocations");
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    let served = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|n| {
-            let (client, url, served) = (client.clone(), url.clone(), served.clone());
-            tokio::spawn(async move {
-                let body = json!({"prompt": PROMPT, "user_id": "1"}).to_string();
-                let mut count = 0;
-                while started.elapsed() < duration {
-                    count += 1;
-                    let response = client
-                        .post(&url)
-                        .header(
-                            SESSION_ID_HEADER,
-                            format!("bedrock-path-{round}-{n}-{count:08}"),
-                        )
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap();
-                    let status = response.status();
-                    let answer = response.bytes().await.unwrap();
-                    assert!(
-                        status == 200 && answer == EXPECTED_ANSWER.as_bytes(),
-                        "{status}: {}",
-                        String::from_utf8_lossy(&answer)
-                    );
-                    served.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    served.load(Ordering::Relaxed)
+    let sessions = format!("bedrock-path-{round}");
+    invoke_new_sessions_for(
+        server,
+        CLIENTS,
+        duration,
+        PROMPT,
+        &sessions,
+        Some(EXPECTED_ANSWER),
+    )
+    .await
 }
 
 /// `CLIENTS` tasks calling SDK `converse` for `duration`, alternating the tutorial invocation's
@@ -210,26 +182,17 @@ async fn converse_for(endpoint: &str, duration: Duration) -> usize {
     let client = sdk_client(endpoint).await;
     let tools = tool_config();
     let (first, second) = tutorial_requests();
-    let started = Instant::now();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (client, calls, tools) = (client.clone(), calls.clone(), tools.clone());
-            let requests = [first.clone(), second.clone()];
-            tokio::spawn(async move {
-                while started.elapsed() < duration {
-                    for messages in &requests {
-                        converse(&client, messages.clone(), tools.clone()).await;
-                        calls.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    calls.load(Ordering::Relaxed)
+    let requests = Arc::new([first, second]);
+    in_parallel_for(CLIENTS, duration, move || {
+        let (client, tools, requests) = (client.clone(), tools.clone(), requests.clone());
+        async move {
+            for messages in requests.iter() {
+                converse(&client, messages.clone(), tools.clone()).await;
+            }
+            requests.len()
+        }
+    })
+    .await
 }
 
 /// An axum handler doing only what the bare SDK loop does, per request: the tutorial
@@ -267,31 +230,17 @@ async fn model_converse_for(endpoint: &str, duration: Duration) -> usize {
     );
     let (first, second) = tutorial_conversations();
     let conversations = Arc::new([first, second]);
-    let started = Instant::now();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (model, tools, conversations, calls) = (
-                model.clone(),
-                tools.clone(),
-                conversations.clone(),
-                calls.clone(),
-            );
-            tokio::spawn(async move {
-                while started.elapsed() < duration {
-                    for messages in conversations.iter() {
-                        let request = ConverseRequest::new(SYSTEM_PROMPT, messages, &tools);
-                        model.converse(request).await.unwrap();
-                        calls.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    calls.load(Ordering::Relaxed)
+    in_parallel_for(CLIENTS, duration, move || {
+        let (model, tools, conversations) = (model.clone(), tools.clone(), conversations.clone());
+        async move {
+            for messages in conversations.iter() {
+                let request = ConverseRequest::new(SYSTEM_PROMPT, messages, &tools);
+                model.converse(request).await.unwrap();
+            }
+            conversations.len()
+        }
+    })
+    .await
 }
 
 /// The two conversations of a tutorial invocation in this crate's types: the prompt, then the

@@ -29,6 +29,7 @@
 
 mod bedrock_path_figures;
 mod hot_path_figures;
+mod load;
 mod overload_figures;
 mod redis_figures;
 mod streaming_figures;

@@ -19,15 +19,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::post;
-use serde_json::json;
 
 use crate::bedrock_path_figures::stand_in_router;
-use crate::{SESSION_ID_HEADER, run_in_background_named, startup_address};
+use crate::load::invoke_new_sessions_for;
+use crate::{run_in_background_named, startup_address};
 
 const CLIENTS: usize = 8;
 const ROUNDS: usize = 3;
@@ -213,40 +213,8 @@ impl Server {
 /// `CLIENTS` clients asking `model`'s question on a new session each time, for `MEASURE`;
 /// returns how many were answered 200.
 async fn invoke_for(server: SocketAddr, model: Model<'_>, round: usize, slot: usize) -> usize {
-    let url = format!("http://{server}/invocations");
-    let client = reqwest::Client::new();
-    let body = json!({"prompt": model.prompt(), "user_id": "1"}).to_string();
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|n| {
-            let (client, url, body) = (client.clone(), url.clone(), body.clone());
-            tokio::spawn(async move {
-                let mut served = 0;
-                while started.elapsed() < MEASURE {
-                    let response = client
-                        .post(&url)
-                        .header(
-                            SESSION_ID_HEADER,
-                            format!("otel-{round}-{slot}-{n}-{served}"),
-                        )
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap();
-                    let ok = response.status() == 200;
-                    let _ = response.bytes().await;
-                    assert!(ok, "every invocation is answered");
-                    served += 1;
-                }
-                served
-            })
-        })
-        .collect();
-    let mut served = 0;
-    for task in tasks {
-        served += task.await.unwrap();
-    }
-    served
+    let sessions = format!("otel-{round}-{slot}");
+    invoke_new_sessions_for(server, CLIENTS, MEASURE, model.prompt(), &sessions, None).await
 }
 
 /// The floor, from a fresh process exporting to `collector`: µs of CPU per invocation's spans.
