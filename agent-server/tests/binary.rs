@@ -139,6 +139,39 @@ async fn json_logs_have_the_reference_fields_and_no_secrets() {
     }
 }
 
+/// The log is written by a thread of its own: under load none of it is dropped, and what is
+/// still queued when the process stops is written out before it exits.
+#[tokio::test]
+async fn every_log_line_is_written_by_the_time_the_process_exits() {
+    const INVOCATIONS: usize = 200;
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
+    let mut server = Process::start(&["--replay", fixtures.to_str().unwrap()]);
+    let sessions: Vec<String> = (0..INVOCATIONS).map(|n| format!("log-{n}")).collect();
+    let answers = futures::future::join_all(
+        sessions
+            .iter()
+            .map(|session| server.ask_in(session, "1", "外の天気はどうですか?")),
+    )
+    .await;
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
+
+    assert!(server.terminate().success());
+    let log = server.whole_log();
+    let finished = log
+        .iter()
+        .filter(|line| line.contains("invocation finished"))
+        .count();
+    assert_eq!(finished, INVOCATIONS, "{log:?}");
+    assert!(
+        log.last()
+            .is_some_and(|line| line.contains("agent-server stopped")),
+        "{log:?}"
+    );
+}
+
 #[test]
 fn a_bad_replay_folder_is_refused_at_start_up() {
     let output = Command::new(env!("CARGO_BIN_EXE_agent-server"))

@@ -25,11 +25,16 @@
 //! - OpenTelemetry: the binary's throughput with OTLP export on against off
 //!   (`telemetry_figures.rs`).
 //!
-//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload|hot-path|bedrock-path|telemetry]`
+//! - logging: the binary's throughput logging each invocation at `INFO` through a pipe against
+//!   logging warnings only (`logging_figures.rs`).
+//!
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload|hot-path|bedrock-path|telemetry|logging]`
 
 mod bedrock_path_figures;
+mod binary;
 mod hot_path_figures;
 mod load;
+mod logging_figures;
 mod overload_figures;
 mod redis_figures;
 mod streaming_figures;
@@ -172,6 +177,9 @@ fn main() {
     }
     if wants("telemetry") {
         telemetry_figures::telemetry();
+    }
+    if wants("logging") {
+        logging_figures::logging();
     }
 }
 

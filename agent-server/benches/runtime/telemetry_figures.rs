@@ -13,10 +13,8 @@
 //! nested the same way, nothing else done) made and exported to the same receiver. What an
 //! invocation costs with export on can be no less than its cost off plus this floor.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -26,8 +24,9 @@ use axum::body::Bytes;
 use axum::routing::post;
 
 use crate::bedrock_path_figures::stand_in_router;
+use crate::binary::{Binary, Model};
 use crate::load::invoke_new_sessions_for;
-use crate::{run_in_background_named, startup_address};
+use crate::run_in_background_named;
 
 const CLIENTS: usize = 8;
 const ROUNDS: usize = 3;
@@ -66,7 +65,7 @@ pub fn telemetry() {
                 .into_iter()
                 .enumerate()
             {
-                let mut server = Server::start(model, export, &collector);
+                let mut server = Binary::start(model, &export.environment(&collector));
                 let before = server.cpu();
                 let served =
                     client_runtime.block_on(invoke_for(server.address, model, round, slot));
@@ -114,99 +113,17 @@ enum Export {
     Unsampled,
 }
 
-/// Where the binary's model answers from.
-#[derive(Clone, Copy)]
-enum Model<'a> {
-    /// The tutorial's recordings, in process.
-    Replay,
-    /// The AWS SDK against the Converse stand-in at this endpoint.
-    Bedrock(&'a str),
-}
-
-impl Model<'_> {
-    fn label(&self) -> &'static str {
+impl Export {
+    /// The binary's environment for it, exporting to `collector`.
+    fn environment(self, collector: &str) -> Vec<(&'static str, &str)> {
         match self {
-            Self::Replay => "replay      ",
-            Self::Bedrock(_) => "Bedrock SDK ",
+            Self::Off => vec![],
+            Self::On => vec![("OTEL_EXPORTER_OTLP_ENDPOINT", collector)],
+            Self::Unsampled => vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", collector),
+                ("OTEL_TRACES_SAMPLER", "always_off"),
+            ],
         }
-    }
-
-    /// The question its answers make a tool round of.
-    fn prompt(&self) -> &'static str {
-        match self {
-            Self::Replay => "外の天気はどうですか?",
-            Self::Bedrock(_) => "2+5の答えは?",
-        }
-    }
-}
-
-/// The release binary on `model`, exporting to `collector` as `export` says.
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Server {
-    fn start(model: Model<'_>, export: Export, collector: &str) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_agent-server"));
-        command.args(["--host", "127.0.0.1", "--port", "0"]);
-        match model {
-            Model::Replay => {
-                let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
-                command.arg("--replay").arg(fixtures);
-            }
-            Model::Bedrock(stand_in) => {
-                command
-                    .args(["--model-streaming", "false"])
-                    .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stand_in)
-                    .env("AWS_REGION", "us-east-1")
-                    .env("AWS_ACCESS_KEY_ID", "AKIDLOCALSTANDIN")
-                    .env("AWS_SECRET_ACCESS_KEY", "local-stand-in")
-                    .env("AWS_EC2_METADATA_DISABLED", "true");
-            }
-        }
-        command
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("OTEL_TRACES_SAMPLER")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        match export {
-            Export::Off => {}
-            Export::On => {
-                command.env("OTEL_EXPORTER_OTLP_ENDPOINT", collector);
-            }
-            Export::Unsampled => {
-                command
-                    .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector)
-                    .env("OTEL_TRACES_SAMPLER", "always_off");
-            }
-        }
-        let mut child = command.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = startup_address(&mut lines).parse().unwrap();
-        // Keep reading its log so the pipe never fills.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, address }
-    }
-
-    /// CPU the process has spent so far, all its threads.
-    fn cpu(&self) -> Duration {
-        let tasks = format!("/proc/{}/task", self.child.id());
-        let nanos: u64 = std::fs::read_dir(tasks)
-            .into_iter()
-            .flatten()
-            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
-            .filter_map(|schedstat| schedstat.split_whitespace().next()?.parse::<u64>().ok())
-            .sum();
-        Duration::from_nanos(nanos)
-    }
-
-    fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
     }
 }
 

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use serde_json::{Value, json};
 
@@ -14,6 +15,8 @@ pub struct Process {
     pub startup_line: String,
     /// Log lines after the start-up line.
     log: Arc<Mutex<Vec<String>>>,
+    /// Reads the log until the process closes its stderr.
+    reader: Option<JoinHandle<()>>,
 }
 
 impl Process {
@@ -60,7 +63,7 @@ impl Process {
             .expect("the start-up line");
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             lines
                 .map_while(Result::ok)
                 .for_each(|line| sink.lock().unwrap().push(line))
@@ -71,6 +74,7 @@ impl Process {
             address,
             startup_line,
             log,
+            reader: Some(reader),
         }
     }
 
@@ -144,6 +148,15 @@ impl Process {
             .unwrap();
         assert!(status.success(), "kill -TERM failed");
         self.child.wait().unwrap()
+    }
+
+    /// Every log line after the start-up line, once the process has closed its stderr (call
+    /// after it has exited).
+    pub fn whole_log(&mut self) -> Vec<String> {
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.log_lines()
     }
 
     /// Kills the process at once (SIGKILL), as a crash or an OOM kill would.
