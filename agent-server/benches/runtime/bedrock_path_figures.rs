@@ -28,7 +28,7 @@ use axum::body::Bytes;
 use axum::routing::post;
 use serde_json::json;
 
-use crate::load::{in_parallel_for, invoke_new_sessions_for};
+use crate::load::{client_runtime, in_parallel_for, invoke_new_sessions_for};
 use crate::{EXPECTED_ANSWER, entrypoint, memory_store, run_in_background_named, thread_cpu};
 
 const CLIENTS: usize = 8;
@@ -43,11 +43,7 @@ pub fn bedrock_path() {
         axum::serve(listener, stand_in_router()).await
     });
     let endpoint = format!("http://{stand_in}");
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let client_runtime = client_runtime();
 
     let server_endpoint = endpoint.clone();
     let (server, _server) = run_in_background_named("server", move |listener| async move {

@@ -78,3 +78,13 @@ pub(crate) async fn invoke_new_sessions_for(
     })
     .await
 }
+
+/// The load generator's runtime: two worker threads, one per core of the machine the figures
+/// are taken on, sharing them with what they measure.
+pub(crate) fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::binary::{Binary, Model};
-use crate::load::invoke_new_sessions_for;
+use crate::load::{client_runtime, invoke_new_sessions_for};
 
 const CLIENTS: usize = 8;
 const ROUNDS: usize = 3;
@@ -16,11 +16,7 @@ const MEASURE: Duration = Duration::from_secs(2);
 pub fn logging() {
     println!("Logging: the binary's throughput logging each invocation at INFO through a pipe");
     println!("  against logging warnings only, {CLIENTS} clients, replay");
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let client_runtime = client_runtime();
     let mut ratios = Vec::new();
     for round in 1..=ROUNDS {
         let mut figures = [(0.0, 0.0); 2];

@@ -61,6 +61,7 @@ use agent_server::{
 };
 use agent_tools::Clock;
 use async_trait::async_trait;
+use load::client_runtime;
 use serde_json::json;
 
 /// The binary's allocator, so the figures are the binary's.
@@ -195,11 +196,7 @@ const MEASURE: Duration = Duration::from_secs(3);
 
 fn throughput() {
     let (address, _server) = serve_in_background(|| Arc::new(memory_store(1_000_000)));
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let client_runtime = client_runtime();
     println!(
         "Throughput of POST /invocations over loopback HTTP (one tool round = two model calls each)"
     );

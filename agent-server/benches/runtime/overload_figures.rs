@@ -13,6 +13,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::load::client_runtime;
 use crate::{EXPECTED_ANSWER, entrypoint, memory_store, serve_app_in_background};
 
 const HALF_OPEN: usize = 3_000;
@@ -22,11 +23,7 @@ const MODEL_CALL: Duration = Duration::from_millis(20);
 
 pub fn overload() {
     println!("The edge under pressure");
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let client_runtime = client_runtime();
     let (address, _server) = serve_app_in_background(|| {
         AgentCoreApp::new(entrypoint(Arc::new(memory_store(1_000_000))))
             .with_max_in_flight(IN_FLIGHT_CAP)

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use agent_core::{RedisOptions, RedisSessionStore, SessionConfig, SessionStore};
 
+use crate::load::client_runtime;
 use crate::redis_server::{Persistence, RedisServer};
 use crate::{
     entrypoint, fill_sessions, load, memory_store, print_row, serve_in_background, text_bytes,
@@ -26,11 +27,7 @@ pub fn redis() {
         "  {:<30} {:>8} {:>14} {:>10} {:>10} {:>8}",
         "store", "clients", "invocations/s", "p50 ms", "p99 ms", "wrong"
     );
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let client_runtime = client_runtime();
     let memory = measure(&client_runtime, "memory", 0, || {
         Arc::new(memory_store(1_000_000))
     });

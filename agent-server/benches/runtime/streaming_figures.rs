@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::json;
 
+use crate::load::client_runtime;
 use crate::{load_with, memory_store, print_row, serve_app_in_background, serve_in_background};
 
 /// Invocations timed for the first-delta latency.
@@ -24,11 +25,7 @@ const SAMPLES: usize = 2_000;
 pub fn streaming() {
     println!("Streaming: server-sent events");
     println!("  target: the model's first text delta reaches the client in under 1 ms on loopback");
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let client_runtime = client_runtime();
 
     let emitted = Arc::new(Mutex::new(HashMap::new()));
     let model = StampingModel(emitted.clone());

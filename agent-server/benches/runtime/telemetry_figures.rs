@@ -25,7 +25,7 @@ use axum::routing::post;
 
 use crate::bedrock_path_figures::stand_in_router;
 use crate::binary::{Binary, Model};
-use crate::load::invoke_new_sessions_for;
+use crate::load::{client_runtime, invoke_new_sessions_for};
 use crate::run_in_background_named;
 
 const CLIENTS: usize = 8;
@@ -47,11 +47,7 @@ pub fn telemetry() {
             .route("/v1/metrics", post(answer));
         async move { axum::serve(listener, router).await }
     });
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let client_runtime = client_runtime();
     let collector = format!("http://{collector}");
     let (stand_in, _stand_in) = run_in_background_named("stand-in", |listener| async move {
         axum::serve(listener, stand_in_router()).await
