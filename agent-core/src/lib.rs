@@ -1,62 +1,49 @@
 //! The engine of a tool-using agent behind the AgentCore Runtime contract.
 //!
+//! The crate root holds the engine, the types every agent speaks in:
 //! - [`Message`] and [`Conversation`]: a history in Bedrock Converse's own shape, and the
 //!   [`SlidingWindow`] that bounds it;
-//! - [`Model`]: the one trait every model provider implements; [`bedrock`] (feature `bedrock`,
-//!   on by default) is Bedrock Converse through the AWS SDK, [`replay`] answers from recordings;
+//! - [`Model`]: the one trait every model provider implements, with its request, response,
+//!   errors and [`InferenceConfig`];
 //! - [`Tool`] and the [`ToolRegistry`] that runs tools without ever failing an invocation;
-//! - [`Agent`]: the loop that ties them together, with retries, a cycle cap and rollback, and
-//!   reports GenAI spans and metrics through `tracing` ([`telemetry`]);
+//! - [`Agent`]: the loop that ties them together, with retries, a cycle cap and rollback.
+//!
+//! Each subsystem is a module, and its items are reached through it alone:
 //! - [`session`]: per-session state with AgentCore's lifecycle, in memory or (feature `redis`)
-//!   in Redis, scoped by owner.
+//!   in Redis, scoped by owner;
+//! - [`bedrock`] (feature `bedrock`, on by default): Bedrock Converse and ConverseStream through
+//!   the AWS SDK;
+//! - [`replay`]: recorded Bedrock responses, the rule that matches them to requests, and the
+//!   model that answers from them;
+//! - [`telemetry`]: the GenAI spans and metrics the loop reports through `tracing`;
+//! - [`scripted`] (feature `scripted`): a model answering from a closure, for tests.
 
 mod agent;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
-#[cfg(feature = "bedrock")]
-mod bedrock_document;
-#[cfg(feature = "bedrock")]
-mod bedrock_request;
-#[cfg(feature = "bedrock")]
-mod bedrock_stream;
 mod conversation;
-mod error;
-mod events;
-mod inference;
 mod message;
 mod model;
 pub mod replay;
-mod retry;
-#[cfg(any(test, feature = "scripted"))]
-pub mod scripted;
 pub mod session;
-pub mod stream_frames;
-#[cfg(feature = "bedrock")]
-pub mod stream_wire;
-#[cfg(feature = "bedrock")]
-pub mod telemetry;
 mod tool;
-pub mod wire;
 
-pub use agent::{Agent, AgentBuilder, AgentConfig, AgentReply};
-#[cfg(feature = "bedrock")]
-pub use bedrock::{BedrockModel, DEFAULT_MODEL_ID};
+pub use agent::config::AgentConfig;
+pub use agent::error::AgentError;
+pub use agent::events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
+pub use agent::reply::AgentReply;
+pub use agent::retry::RetryPolicy;
+pub use agent::telemetry;
+pub use agent::{Agent, AgentBuilder};
 pub use conversation::{Conversation, SlidingWindow};
-pub use error::AgentError;
-pub use events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
-pub use inference::InferenceConfig;
 pub use message::{
     ContentBlock, EMPTY_MESSAGE_PLACEHOLDER, Message, Role, ToolResult, ToolResultContent,
     ToolResultStatus, ToolUse,
 };
+#[cfg(any(test, feature = "scripted"))]
+pub use model::scripted;
 pub use model::{
-    ConverseRequest, Model, ModelError, ModelEvent, ModelEvents, ModelResponse, StopReason, Usage,
+    ConverseRequest, InferenceConfig, Model, ModelError, ModelEvent, ModelEvents, ModelResponse,
+    StopReason, Usage,
 };
-pub use retry::RetryPolicy;
-pub use session::{
-    MemorySessionStore, SessionConfig, SessionError, SessionId, SessionKey, SessionOwner,
-    SessionStore, SessionTurn,
-};
-#[cfg(feature = "redis")]
-pub use session::{RedisOptions, RedisSessionStore};
 pub use tool::{RegistryError, Tool, ToolError, ToolOutput, ToolRegistry, ToolSpec};

@@ -11,10 +11,9 @@
 
 use std::sync::Arc;
 
-use agent_core::{
-    Agent, BedrockModel, DEFAULT_MODEL_ID, MemorySessionStore, SessionConfig, Tool, ToolError,
-    ToolOutput, ToolSpec,
-};
+use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
+use agent_core::session::{MemorySessionStore, SessionConfig};
+use agent_core::{Agent, Tool, ToolError, ToolOutput, ToolSpec};
 use agent_server::{AgentCoreApp, AgentEntrypoint, shutdown_signal};
 use agent_tools::Calculator;
 use async_trait::async_trait;

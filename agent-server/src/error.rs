@@ -1,6 +1,7 @@
 //! Every error a client can meet, and the one place each becomes an HTTP status.
 
-use agent_core::{AgentError, ModelError, SessionError};
+use agent_core::session::SessionError;
+use agent_core::{AgentError, ModelError};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -88,6 +89,19 @@ pub enum InvocationError {
     MethodNotAllowed(String),
 }
 
+/// One row of the error table.
+struct Row<'a> {
+    status: StatusCode,
+    kind: &'static str,
+    title: &'a str,
+}
+
+/// 499, nginx's status for a client that went away.
+const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
+
 /// The JSON body of an error response: `{"error": …, "details": …}`.
 #[derive(Debug, Serialize)]
 struct ErrorBody<'a> {
@@ -118,79 +132,65 @@ impl InvocationError {
 
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::InvalidJson(_)
-            | Self::InvalidPayload(_)
-            | Self::InvalidSessionId(_)
-            | Self::InvalidUserId(_)
-            | Self::PromptTooLong(_) => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable { .. }
-            | Self::ServerBusy { .. }
-            | Self::SessionStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::InvocationTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Throttled { .. } | Self::SessionBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::SessionUnreadable(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            // nginx's code for it: the status only ever reaches the logs.
-            Self::ClientGone(_) => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
-            Self::ModelFailed { .. } => StatusCode::BAD_GATEWAY,
-            Self::ModelTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Http { status, .. } => *status,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-        }
+        self.row().status
     }
 
     /// The error's kind as one word, such as `ModelTimeout`.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Self::InvalidJson(_) => "InvalidJson",
-            Self::InvalidPayload(_) => "InvalidPayload",
-            Self::InvalidSessionId(_) => "InvalidSessionId",
-            Self::InvalidUserId(_) => "InvalidUserId",
-            Self::PromptTooLong(_) => "PromptTooLong",
-            Self::PayloadTooLarge { .. } => "PayloadTooLarge",
-            Self::Unavailable { .. } => "Unavailable",
-            Self::SessionBusy { .. } => "SessionBusy",
-            Self::ServerBusy { .. } => "ServerBusy",
-            Self::InvocationTimeout(_) => "InvocationTimeout",
-            Self::SessionStoreUnavailable(_) => "SessionStoreUnavailable",
-            Self::SessionUnreadable(_) => "SessionUnreadable",
-            Self::ClientGone(_) => "ClientGone",
-            Self::Throttled { .. } => "Throttled",
-            Self::ModelFailed { .. } => "ModelFailed",
-            Self::ModelTimeout(_) => "ModelTimeout",
-            Self::Internal(_) => "Internal",
-            Self::Http { .. } => "EntrypointError",
-            Self::NotFound(_) => "NotFound",
-            Self::MethodNotAllowed(_) => "MethodNotAllowed",
-        }
+        self.row().kind
     }
 
-    /// The `error` field: what kind of failure, in words.
-    fn title(&self) -> &str {
-        match self {
-            Self::Http { message, .. } => message,
-            Self::InvalidJson(_) => "Invalid JSON",
-            Self::InvalidPayload(_) => "Invalid payload",
-            Self::InvalidSessionId(_) => "Invalid session id",
-            Self::InvalidUserId(_) => "Invalid user id",
-            Self::PromptTooLong(_) => "Prompt too long",
-            Self::PayloadTooLarge { .. } => "Payload too large",
-            Self::Unavailable { .. } => "Service unavailable",
-            Self::SessionBusy { .. } => "Session busy",
-            Self::ServerBusy { .. } => "Server busy",
-            Self::InvocationTimeout(_) => "Invocation timeout",
-            Self::SessionStoreUnavailable(_) => "Session store unavailable",
-            Self::SessionUnreadable(_) => "Session unreadable",
-            Self::ClientGone(_) => "Client closed request",
-            Self::Throttled { .. } => "Model throttled",
-            Self::ModelFailed { .. } => "Model error",
-            Self::ModelTimeout(_) => "Model timeout",
-            Self::Internal(_) => "Internal error",
-            Self::NotFound(_) => "Not found",
-            Self::MethodNotAllowed(_) => "Method not allowed",
+    /// The error table: every kind with its status, its one-word name (logs, the stream's
+    /// `error_type`) and its title (the body's `error` field). A new kind is one row here.
+    fn row(&self) -> Row<'_> {
+        use StatusCode as S;
+        let (status, kind, title) = match self {
+            Self::InvalidJson(_) => (S::BAD_REQUEST, "InvalidJson", "Invalid JSON"),
+            Self::InvalidPayload(_) => (S::BAD_REQUEST, "InvalidPayload", "Invalid payload"),
+            Self::InvalidSessionId(_) => (S::BAD_REQUEST, "InvalidSessionId", "Invalid session id"),
+            Self::InvalidUserId(_) => (S::BAD_REQUEST, "InvalidUserId", "Invalid user id"),
+            Self::PromptTooLong(_) => (S::BAD_REQUEST, "PromptTooLong", "Prompt too long"),
+            Self::PayloadTooLarge { .. } => {
+                (S::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "Payload too large")
+            }
+            Self::Unavailable { .. } => {
+                (S::SERVICE_UNAVAILABLE, "Unavailable", "Service unavailable")
+            }
+            Self::ServerBusy { .. } => (S::SERVICE_UNAVAILABLE, "ServerBusy", "Server busy"),
+            Self::SessionStoreUnavailable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "SessionStoreUnavailable",
+                "Session store unavailable",
+            ),
+            Self::InvocationTimeout(_) => (
+                S::GATEWAY_TIMEOUT,
+                "InvocationTimeout",
+                "Invocation timeout",
+            ),
+            Self::SessionBusy { .. } => (S::TOO_MANY_REQUESTS, "SessionBusy", "Session busy"),
+            Self::SessionUnreadable(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "SessionUnreadable",
+                "Session unreadable",
+            ),
+            Self::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Throttled", "Model throttled"),
+            Self::ModelFailed { .. } => (S::BAD_GATEWAY, "ModelFailed", "Model error"),
+            Self::ModelTimeout(_) => (S::GATEWAY_TIMEOUT, "ModelTimeout", "Model timeout"),
+            // nginx's code for it: the status only ever reaches the logs.
+            Self::ClientGone(_) => (CLIENT_CLOSED_REQUEST, "ClientGone", "Client closed request"),
+            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal", "Internal error"),
+            Self::Http { status, message } => (*status, "EntrypointError", message.as_str()),
+            Self::NotFound(_) => (S::NOT_FOUND, "NotFound", "Not found"),
+            Self::MethodNotAllowed(_) => (
+                S::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "Method not allowed",
+            ),
+        };
+        Row {
+            status,
+            kind,
+            title,
         }
     }
 
@@ -253,7 +253,7 @@ impl IntoResponse for InvocationError {
     fn into_response(self) -> Response {
         let details = self.details();
         let body = ErrorBody {
-            error: self.title(),
+            error: self.row().title,
             details: &details,
         };
         let mut response = (self.status(), Json(body)).into_response();

@@ -1,7 +1,13 @@
 //! An Amazon Bedrock AgentCore Runtime in Rust: the HTTP contract (`POST /invocations`,
 //! `GET /ping`, `/ws`) around any [`Entrypoint`]; [`AgentEntrypoint`], any agent with one
-//! conversation per session (the tutorial's is one); agents defined in files
-//! ([`agent_file`]); and OpenTelemetry for the binary to install ([`telemetry`]).
+//! conversation per session; the agents this crate ships ([`tutorial`], and those defined in
+//! files: [`agent_file`]); and OpenTelemetry for a binary to install ([`observability`]).
+//!
+//! The rooms, each a module (see `ARCHITECTURE.md`): `contract` (the routes, the invocation
+//! pipeline and its layers, `/ping`), `error` (every failure and its status, one table), `context` (headers → [`RuntimeContext`] by SDK
+//! 1.25's rules), `entrypoint` (the trait, agents as entrypoints, streamed invocations), `agents`,
+//! [`observability`] and `serving` (the connection edge, shutdown). Everyday items are at the
+//! crate root; the shipped agents and observability are reached through their modules.
 //!
 //! ```no_run
 //! use agent_server::{entrypoint_fn, shutdown_signal, AgentCoreApp};
@@ -15,35 +21,23 @@
 //! # }
 //! ```
 
-pub mod agent_entrypoint;
-pub mod agent_file;
-pub mod app;
-pub mod config;
-pub mod context;
-pub mod edge;
-pub mod entrypoint;
-pub mod error;
-pub mod forwarded_headers;
-pub mod health;
-pub mod log_format;
-pub mod stream_events;
-pub mod streamed;
-pub mod telemetry;
-pub mod trace_context;
-pub mod tutorial;
-mod websocket;
+mod agents;
+mod context;
+mod contract;
+mod entrypoint;
+mod error;
+pub mod observability;
+mod serving;
 
-pub use agent_entrypoint::{AgentEntrypoint, AgentRequest, PayloadReader, PromptPayload};
-pub use app::{
-    AgentCoreApp, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, REQUEST_ID_HEADER,
-    SESSION_ID_HEADER, USER_ID_HEADER, shutdown_signal,
+pub use agents::{agent_file, tutorial};
+pub use context::{REQUEST_ID_HEADER, RuntimeContext, SESSION_ID_HEADER, USER_ID_HEADER};
+pub use contract::health::{BusyGuard, Health, PingHandler, PingStatus, Status};
+pub use contract::{AgentCoreApp, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT};
+pub use entrypoint::agent::{
+    AgentEntrypoint, AgentRequest, PayloadReader, PromptPayload, prompt_field,
 };
-pub use config::{LogFormat, ServerConfig};
-pub use context::RuntimeContext;
-pub use edge::EdgeConfig;
+pub use entrypoint::streamed::{EventChannel, spawn_streamed};
 pub use entrypoint::{Entrypoint, Output, entrypoint_fn, streaming_entrypoint_fn};
-pub use error::InvocationError;
-pub use health::{BusyGuard, Health, PingHandler, PingStatus, Status};
-pub use tutorial::{
-    TutorialEntrypoint, TutorialPayload, TutorialRequest, personalised_prompt, tutorial_agent,
-};
+pub use error::{InvocationError, MODEL_UNREACHABLE_HINT};
+pub use serving::edge::EdgeConfig;
+pub use serving::shutdown::shutdown_signal;

@@ -7,14 +7,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
 use agent_core::replay::RecordingSet;
-use agent_core::{
-    AgentConfig, BedrockModel, DEFAULT_MODEL_ID, MemorySessionStore, Model, SessionConfig,
-};
-use agent_server::{AgentCoreApp, TutorialEntrypoint};
+use agent_core::session::{MemorySessionStore, SessionConfig};
+use agent_core::{AgentConfig, Model};
+use agent_server::AgentCoreApp;
+use agent_server::tutorial::TutorialEntrypoint;
+use agent_testkit::LocalServer;
 use agent_tools::Clock;
 use anyhow::Context;
-use tokio::sync::oneshot;
 
 use crate::report::Report;
 use crate::runner::{Transport, drive};
@@ -76,19 +77,10 @@ where
     F: FnOnce(SocketAddr) -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let server = LocalServer::start(app)
         .await
-        .context("binding a loopback port")?;
-    let address = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async {
-        let _ = stopped.await;
-    }));
-    let outcome = work(address).await;
-    let _ = stop.send(());
-    server
-        .await
-        .context("the server task failed")?
-        .context("serving")?;
+        .context("serving on a loopback port")?;
+    let outcome = work(server.address).await;
+    server.shut_down().await.context("serving")?;
     outcome
 }

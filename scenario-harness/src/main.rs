@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use agent_core::{BedrockModel, DEFAULT_MODEL_ID};
+use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
 use clap::Parser;
 use scenario_harness::report::Ids;
 use scenario_harness::runner::Transport;

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use agent_core::replay::frames::{StreamFrame, frames_as_received};
+use agent_core::replay::wire::ConverseResponseBody;
 use agent_core::replay::{Expectation, RECORDINGS_DIR, Recording, RequestSummary};
-use agent_core::stream_frames::{StreamFrame, frames_as_received};
-use agent_core::wire::ConverseResponseBody;
 use agent_core::{
     ConverseRequest, Message, Model, ModelError, ModelEvent, ModelEvents, ModelResponse,
 };

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use agent_core::replay::Unmatched;
-use agent_core::wire::ConverseBody;
+use agent_core::replay::wire::ConverseBody;
 use agent_core::{ContentBlock, Message, Role};
 use serde_json::{Value, json};
 

@@ -11,9 +11,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use agent_core::replay::event_stream::{EVENT_STREAM_CONTENT_TYPE, encode_stream_body};
+use agent_core::replay::wire::ConverseBody;
 use agent_core::replay::{RecordingSet, Unmatched};
-use agent_core::stream_wire::{EVENT_STREAM_CONTENT_TYPE, encode_stream_body};
-use agent_core::wire::ConverseBody;
 use serde_json::json;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

@@ -3,12 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
 use agent_core::replay::{RECORDINGS_DIR, RecordingSet, ReplayModel};
-use agent_core::{AgentConfig, BedrockModel, Conversation, DEFAULT_MODEL_ID, Model};
-use agent_server::{
-    AgentCoreApp, InvocationError, TutorialRequest, entrypoint_fn, personalised_prompt,
-    tutorial_agent,
-};
+use agent_core::{AgentConfig, Conversation, Model};
+use agent_server::tutorial::{TutorialRequest, personalised_prompt, tutorial_agent};
+use agent_server::{AgentCoreApp, InvocationError, entrypoint_fn};
 use agent_tools::Clock;
 use scenario_harness::local::with_server;
 use scenario_harness::record::record;
@@ -186,7 +185,7 @@ async fn url_mode_checks_any_server_here_the_replay_mode_of_agent_server() {
 
 /// The text deltas of a recording's stream, in order.
 fn text_pieces(recording: &agent_core::replay::Recording) -> Vec<Value> {
-    use agent_core::stream_frames::StreamFrame;
+    use agent_core::replay::frames::StreamFrame;
     let frames = recording.stream.as_deref().expect("a recorded stream");
     frames
         .iter()

@@ -1,15 +1,18 @@
 //! Sessions: what names them, the store they live in, and its two backends.
 //!
-//! - [`id`]: the runtime session id and the owner a session belongs to;
-//! - [`store`]: the [`SessionStore`] seam and the guarantees every backend keeps;
-//! - [`memory`]: the embedded default, one process's memory;
-//! - [`redis`] (feature `redis`): sessions that outlive the process and span replicas.
+//! - `id`: the runtime session id and the owner a session belongs to;
+//! - `store`: the [`SessionStore`] seam and the guarantees every backend keeps;
+//! - `memory`: the embedded default, one process's memory ([`MemorySessionStore`]);
+//! - `redis` (feature `redis`): sessions that outlive the process and span replicas
+//!   (`RedisSessionStore`).
+//!
+//! Every item is reached as `agent_core::session::Item`; the files are the rooms, not paths.
 
-pub mod id;
-pub mod memory;
+mod id;
+mod memory;
 #[cfg(feature = "redis")]
-pub mod redis;
-pub mod store;
+mod redis;
+mod store;
 
 pub use id::{InvalidSessionId, MAX_SESSION_ID_CHARS, SessionId, SessionKey, SessionOwner};
 pub use memory::MemorySessionStore;

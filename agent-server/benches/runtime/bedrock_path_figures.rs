@@ -14,12 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_core::bedrock::to_document;
+use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
+use agent_core::session::SessionId;
 use agent_core::{
-    AgentConfig, BedrockModel, ContentBlock, ConverseRequest, DEFAULT_MODEL_ID, Message, Model,
-    Role, SessionId, ToolResult, ToolSpec, ToolUse,
+    AgentConfig, ContentBlock, ConverseRequest, Message, Model, Role, ToolResult, ToolSpec, ToolUse,
 };
+use agent_server::AgentCoreApp;
+use agent_server::tutorial::TutorialEntrypoint;
 use agent_server::tutorial::{SYSTEM_PROMPT, personalised_prompt};
-use agent_server::{AgentCoreApp, TutorialEntrypoint};
 use agent_tools::{Clock, tutorial_tools};
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::types as sdk;
@@ -28,8 +30,10 @@ use axum::body::Bytes;
 use axum::routing::post;
 use serde_json::json;
 
+use crate::instant_model::{EXPECTED_ANSWER, entrypoint, memory_store};
 use crate::load::{client_runtime, in_parallel_for, invoke_new_sessions_for};
-use crate::{EXPECTED_ANSWER, entrypoint, memory_store, run_in_background_named, thread_cpu};
+use crate::process_stats::thread_cpu;
+use agent_testkit::serve_on_own_runtime;
 
 const CLIENTS: usize = 8;
 const MEASURE: Duration = Duration::from_millis(1500);
@@ -39,14 +43,14 @@ const PROMPT: &str = "2+5の答えは?";
 pub fn bedrock_path() {
     println!("The Bedrock path: CPU per Converse call, the server against a bare SDK loop");
     println!("  target: the server at most 1.25x the SDK's own CPU per call");
-    let (stand_in, _stand_in) = run_in_background_named("stand-in", |listener| async move {
+    let (stand_in, _stand_in) = serve_on_own_runtime("stand-in", |listener| async move {
         axum::serve(listener, stand_in_router()).await
     });
     let endpoint = format!("http://{stand_in}");
     let client_runtime = client_runtime();
 
     let server_endpoint = endpoint.clone();
-    let (server, _server) = run_in_background_named("server", move |listener| async move {
+    let (server, _server) = serve_on_own_runtime("server", move |listener| async move {
         let model = BedrockModel::for_local_endpoint(&server_endpoint, DEFAULT_MODEL_ID).await;
         let config = AgentConfig {
             model_streaming: false,
@@ -87,7 +91,7 @@ pub fn bedrock_path() {
         );
         ratios.push(ratio);
     }
-    let (instant, _instant) = run_in_background_named("instant", |listener| {
+    let (instant, _instant) = serve_on_own_runtime("instant", |listener| {
         AgentCoreApp::new(entrypoint(Arc::new(memory_store(10_000_000))))
             .serve(listener, std::future::pending())
     });
@@ -98,7 +102,7 @@ pub fn bedrock_path() {
         micros(thread_cpu("instant") - before) / invocations as f64
     );
     let bare_endpoint = endpoint.clone();
-    let (bare, _bare) = run_in_background_named("bare-server", move |listener| async move {
+    let (bare, _bare) = serve_on_own_runtime("bare-server", move |listener| async move {
         let client = sdk_client(&bare_endpoint).await;
         axum::serve(listener, bare_sdk_router(client)).await
     });

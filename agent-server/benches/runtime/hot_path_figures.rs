@@ -9,13 +9,16 @@ use std::process::Command;
 use std::sync::Arc;
 
 use agent_core::replay::{RecordingSet, ReplayModel};
-use agent_server::{AgentCoreApp, TutorialEntrypoint, entrypoint_fn};
+use agent_server::tutorial::TutorialEntrypoint;
+use agent_server::{AgentCoreApp, entrypoint_fn};
 use axum::Router;
 use axum::body::Bytes;
 use axum::response::IntoResponse;
 use axum::routing::post;
 
-use crate::{memory_store, run_in_background_named, thread_cpu};
+use crate::instant_model::memory_store;
+use crate::process_stats::thread_cpu;
+use agent_testkit::serve_on_own_runtime;
 
 /// wrk's script: a new session id for every request (each wrk thread numbers its own), the
 /// tutorial's first question.
@@ -45,7 +48,7 @@ pub fn hot_path() {
     let script = std::env::temp_dir().join(format!("agentcore-wrk-{}.lua", std::process::id()));
     std::fs::write(&script, SCRIPT).unwrap();
 
-    let (floor, _floor) = run_in_background_named("floor", |listener| {
+    let (floor, _floor) = serve_on_own_runtime("floor", |listener| {
         let router = Router::new().route(
             "/invocations",
             post(|body: Bytes| async move {
@@ -58,7 +61,7 @@ pub fn hot_path() {
         async move { axum::serve(listener, router).await }
     });
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
-    let (replay, _replay) = run_in_background_named("replay", move |listener| {
+    let (replay, _replay) = serve_on_own_runtime("replay", move |listener| {
         let model = ReplayModel::new(RecordingSet::load(&fixtures).unwrap());
         AgentCoreApp::new(TutorialEntrypoint::with_model(
             Arc::new(model),
@@ -68,7 +71,7 @@ pub fn hot_path() {
         ))
         .serve(listener, std::future::pending())
     });
-    let (contract, _contract) = run_in_background_named("contract", |listener| {
+    let (contract, _contract) = serve_on_own_runtime("contract", |listener| {
         let answer_at_once = entrypoint_fn(|_payload, _context| async { Ok("ok") });
         AgentCoreApp::new(answer_at_once).serve(listener, std::future::pending())
     });

@@ -11,6 +11,8 @@ use agent_server::SESSION_ID_HEADER;
 use axum::body::Bytes;
 use serde_json::json;
 
+use crate::instant_model::{EXPECTED_ANSWER, ends_with_the_expected_result};
+
 /// `loops` concurrent loops, each running `round` again until `duration` has passed; returns
 /// the sum of what the rounds counted.
 pub(crate) async fn in_parallel_for<F, Fut>(loops: usize, duration: Duration, round: F) -> usize
@@ -87,4 +89,124 @@ pub(crate) fn client_runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+pub(crate) const WARM_UP: Duration = Duration::from_millis(500);
+pub(crate) const MEASURE: Duration = Duration::from_secs(3);
+
+/// One row of a throughput table.
+pub(crate) fn print_row(label: &str, clients: usize, result: &LoadResult) {
+    println!(
+        "  {:<30} {:>8} {:>14.0} {:>10.3} {:>10.3} {:>8}",
+        label,
+        clients,
+        result.per_second,
+        result.p50.as_secs_f64() * 1e3,
+        result.p99.as_secs_f64() * 1e3,
+        result.errors
+    );
+}
+
+/// What one load measured: answers a second, latency percentiles, and wrong answers.
+pub(crate) struct LoadResult {
+    pub(crate) per_second: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) errors: usize,
+}
+
+/// The load of [`load_with`] on plain JSON answers.
+pub(crate) async fn load(
+    address: SocketAddr,
+    clients: usize,
+    shared: bool,
+    run: usize,
+) -> LoadResult {
+    load_with(address, clients, shared, run, false).await
+}
+
+/// `clients` clients invoking in a loop, each on its own session or all on one; with
+/// `events`, asking for server-sent events and checking the `result` event instead.
+pub(crate) async fn load_with(
+    address: SocketAddr,
+    clients: usize,
+    shared: bool,
+    run: usize,
+    events: bool,
+) -> LoadResult {
+    let url = format!("http://{address}/invocations");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|n| {
+            let client = client.clone();
+            let url = url.clone();
+            let session = if shared {
+                format!("bench-{run}-shared")
+            } else {
+                format!("bench-{run}-{n}")
+            };
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                let body = json!({"prompt": "2+5の答えは?", "user_id": "1"}).to_string();
+                let accept = if events {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                };
+                while started.elapsed() < WARM_UP + MEASURE {
+                    let sent = Instant::now();
+                    let ok = match client
+                        .post(&url)
+                        .header(SESSION_ID_HEADER, &session)
+                        .header("accept", accept)
+                        .body(body.clone())
+                        .send()
+                        .await
+                    {
+                        Ok(response) => {
+                            response.status() == 200
+                                && response.bytes().await.is_ok_and(|body| {
+                                    if events {
+                                        ends_with_the_expected_result(&body)
+                                    } else {
+                                        body == EXPECTED_ANSWER.as_bytes()
+                                    }
+                                })
+                        }
+                        Err(_) => false,
+                    };
+                    if sent.duration_since(started) >= WARM_UP {
+                        if ok {
+                            latencies.push(sent.elapsed());
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (mine, failed) = task.await.unwrap();
+        latencies.extend(mine);
+        errors += failed;
+    }
+    latencies.sort();
+    let at = |fraction: f64| {
+        latencies[((latencies.len() as f64 * fraction) as usize).min(latencies.len() - 1)]
+    };
+    LoadResult {
+        per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+        errors,
+    }
 }

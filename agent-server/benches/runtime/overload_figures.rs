@@ -13,8 +13,9 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::instant_model::{EXPECTED_ANSWER, entrypoint, memory_store};
 use crate::load::client_runtime;
-use crate::{EXPECTED_ANSWER, entrypoint, memory_store, serve_app_in_background};
+use crate::serving::serve_app_in_background;
 
 const HALF_OPEN: usize = 3_000;
 const IN_FLIGHT_CAP: usize = 32;
@@ -42,7 +43,7 @@ pub fn overload() {
     let (slow, _slow_server) = serve_app_in_background(|| {
         let model = ScriptedModel::new(|_messages: &[agent_core::Message]| Ok(text_response("ok")))
             .with_delay(MODEL_CALL);
-        let entrypoint = agent_server::TutorialEntrypoint::with_model(
+        let entrypoint = agent_server::tutorial::TutorialEntrypoint::with_model(
             Arc::new(model),
             agent_tools::Clock::Local,
             agent_core::AgentConfig::default(),

@@ -7,13 +7,14 @@
 
 use std::sync::Arc;
 
-use agent_core::{RedisOptions, RedisSessionStore, SessionConfig, SessionStore};
+use agent_core::session::{RedisOptions, RedisSessionStore, SessionConfig, SessionStore};
 
+use crate::instant_model::{entrypoint, memory_store};
 use crate::load::client_runtime;
-use crate::redis_server::{Persistence, RedisServer};
-use crate::{
-    entrypoint, fill_sessions, load, memory_store, print_row, serve_in_background, text_bytes,
-};
+use crate::load::{load, print_row};
+use crate::memory_figures::{fill_sessions, text_bytes};
+use crate::serving::serve_in_background;
+use agent_testkit::{Persistence, RedisServer};
 
 /// Idle sessions filled for the memory figure.
 const SESSIONS: usize = 2_000;

@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 use agent_core::{
     AgentConfig, ConverseRequest, Model, ModelError, ModelEvent, ModelEvents, ModelResponse,
 };
-use agent_server::{AgentCoreApp, SESSION_ID_HEADER, TutorialEntrypoint};
+use agent_server::tutorial::TutorialEntrypoint;
+use agent_server::{AgentCoreApp, SESSION_ID_HEADER};
 use agent_tools::Clock;
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::json;
 
+use crate::instant_model::memory_store;
 use crate::load::client_runtime;
-use crate::{load_with, memory_store, print_row, serve_app_in_background, serve_in_background};
+use crate::load::{load_with, print_row};
+use crate::serving::{serve_app_in_background, serve_in_background};
 
 /// Invocations timed for the first-delta latency.
 const SAMPLES: usize = 2_000;

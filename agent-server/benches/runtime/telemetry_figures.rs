@@ -26,7 +26,7 @@ use axum::routing::post;
 use crate::bedrock_path_figures::stand_in_router;
 use crate::binary::{Binary, Model};
 use crate::load::{client_runtime, invoke_new_sessions_for};
-use crate::run_in_background_named;
+use agent_testkit::serve_on_own_runtime;
 
 const CLIENTS: usize = 8;
 const ROUNDS: usize = 3;
@@ -37,7 +37,7 @@ pub fn telemetry() {
     println!("  target: at most 10% lower with export on");
     let received = Arc::new(AtomicUsize::new(0));
     let bytes = received.clone();
-    let (collector, _collector) = run_in_background_named("collector", move |listener| {
+    let (collector, _collector) = serve_on_own_runtime("collector", move |listener| {
         let answer = move |body: Bytes| {
             bytes.fetch_add(body.len(), Ordering::Relaxed);
             async { Vec::<u8>::new() }
@@ -49,7 +49,7 @@ pub fn telemetry() {
     });
     let client_runtime = client_runtime();
     let collector = format!("http://{collector}");
-    let (stand_in, _stand_in) = run_in_background_named("stand-in", |listener| async move {
+    let (stand_in, _stand_in) = serve_on_own_runtime("stand-in", |listener| async move {
         axum::serve(listener, stand_in_router()).await
     });
     let stand_in = format!("http://{stand_in}");
@@ -151,7 +151,7 @@ pub(crate) fn floor_child(count: usize) {
     use tracing::field::Empty;
     use tracing_subscriber::layer::SubscriberExt;
 
-    let telemetry = agent_server::telemetry::Telemetry::from_env()
+    let telemetry = agent_server::observability::Telemetry::from_env()
         .unwrap()
         .expect("an OTLP endpoint is set");
     let subscriber = tracing_subscriber::registry().with(telemetry.layers());

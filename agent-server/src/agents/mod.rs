@@ -1,0 +1,4 @@
+//! The agents this crate ships: the AWS tutorial's, in code, and any agent a TOML file defines.
+
+pub mod agent_file;
+pub mod tutorial;

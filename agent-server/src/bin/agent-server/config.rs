@@ -1,0 +1,213 @@
+//! The server's configuration: one typed struct, from flags with environment fallbacks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
+use agent_core::replay::{LoadError, RecordingSet, ReplayModel};
+use agent_core::session::InvalidRedisUrl;
+use agent_core::session::{
+    MemorySessionStore, RedisOptions, RedisSessionStore, SessionConfig, SessionStore,
+};
+use agent_core::{AgentConfig, Model, RetryPolicy, SlidingWindow};
+use agent_tools::Clock;
+use clap::{Parser, ValueEnum};
+
+use agent_server::{DEFAULT_MAX_BODY_BYTES, EdgeConfig};
+
+/// Runs an agent behind the Amazon Bedrock AgentCore Runtime contract: the tutorial's, or the
+/// one an `--agent` file defines.
+///
+/// Bedrock is configured the standard AWS way (AWS_REGION, AWS_PROFILE, credentials chain,
+/// AWS_ENDPOINT_URL_BEDROCK_RUNTIME); `--replay` answers from recordings with no AWS account.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "agent-server", version)]
+pub struct ServerConfig {
+    /// Address to bind.
+    #[arg(long, env = "AGENT_SERVER_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to bind (AgentCore expects 8080).
+    #[arg(long, env = "AGENT_SERVER_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Serve the agent this TOML file defines (model, system prompt, tools, inference settings;
+    /// payload `{"prompt": …}`) instead of the tutorial's.
+    #[arg(long, env = "AGENT_SERVER_AGENT", value_name = "FILE.toml")]
+    pub agent: Option<PathBuf>,
+    /// Bedrock model id (an agent file's `model_id` takes precedence).
+    #[arg(long, env = "BEDROCK_MODEL_ID", default_value = DEFAULT_MODEL_ID)]
+    pub model_id: String,
+    /// Answer from the recordings of this scenario folder instead of Bedrock; repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub replay: Vec<PathBuf>,
+    /// Make get_time answer this time (`%Y-%m-%d %H:%M:%S`), for recordings that contain a time.
+    #[arg(long, value_name = "TIME", value_parser = parse_clock)]
+    pub fixed_time: Option<Clock>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "AGENT_SERVER_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Where sessions live: `memory` (this process), or a Redis URL
+    /// (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS) shared by replicas.
+    #[arg(
+        long,
+        env = "AGENT_SERVER_SESSION_STORE",
+        default_value = "memory",
+        value_name = "memory|URL",
+        hide_env_values = true
+    )]
+    pub session_store: String,
+    /// Prefix of every Redis key, so deployments can share one Redis.
+    #[arg(
+        long,
+        env = "AGENT_SERVER_SESSION_KEY_PREFIX",
+        default_value = "agentcore:"
+    )]
+    pub session_key_prefix: String,
+    /// Seconds a Redis session lease outlives a replica that stopped renewing it.
+    #[arg(long, env = "AGENT_SERVER_SESSION_LEASE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=30))]
+    pub session_lease_secs: u64,
+    /// Seconds an invocation waits for its session's earlier invocations; beyond: 429.
+    #[arg(long, env = "AGENT_SERVER_SESSION_WAIT_SECS", default_value_t = 120)]
+    pub session_wait_secs: u64,
+    /// Invocations that may wait for one session at once; beyond: 429.
+    #[arg(long, env = "AGENT_SERVER_SESSION_MAX_WAITING", default_value_t = 32)]
+    pub session_max_waiting: usize,
+    /// Live sessions held at once by the in-memory store (Redis holds none in the process).
+    #[arg(long, env = "AGENT_SERVER_MAX_SESSIONS", default_value_t = 100_000)]
+    pub max_sessions: usize,
+    /// Seconds after its last invocation that a session ends.
+    #[arg(long, env = "AGENT_SERVER_IDLE_TIMEOUT_SECS", default_value_t = 15 * 60)]
+    pub idle_timeout_secs: u64,
+    /// Seconds after its creation that a session ends.
+    #[arg(long, env = "AGENT_SERVER_MAX_LIFETIME_SECS", default_value_t = 8 * 60 * 60)]
+    pub max_lifetime_secs: u64,
+    /// Seconds a whole invocation may take (model calls, retries, tools); beyond: 504.
+    #[arg(long, env = "AGENT_SERVER_INVOCATION_TIMEOUT_SECS", default_value_t = 15 * 60)]
+    pub invocation_timeout_secs: u64,
+    /// Seconds a client has to send a request head, new or idle between requests; then closed.
+    #[arg(long, env = "AGENT_SERVER_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Connections open at once; beyond, new ones wait in the listen backlog. Default: the
+    /// descriptor limit less 256 kept for Bedrock, Redis and files.
+    #[arg(long, env = "AGENT_SERVER_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Invocations served at once; beyond: 503 at once.
+    #[arg(long, env = "AGENT_SERVER_MAX_IN_FLIGHT", default_value_t = agent_server::DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
+    /// Call Bedrock's ConverseStream (`true`, as the reference agent does) or Converse (`false`).
+    #[arg(long, env = "BEDROCK_MODEL_STREAMING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub model_streaming: bool,
+    /// Seconds one model call may take (and, when streaming, may stay silent).
+    #[arg(long, env = "AGENT_SERVER_MODEL_TIMEOUT_SECS", default_value_t = 120)]
+    pub model_timeout_secs: u64,
+    /// Attempts per model call when Bedrock throttles or fails with 5xx.
+    #[arg(long, default_value_t = 6)]
+    pub retry_attempts: u32,
+    /// First pause between attempts, in milliseconds; it doubles each time.
+    #[arg(long, default_value_t = 4_000)]
+    pub retry_initial_ms: u64,
+    /// Longest pause between attempts, in milliseconds.
+    #[arg(long, default_value_t = 240_000)]
+    pub retry_max_ms: u64,
+    /// Messages of history kept per session.
+    #[arg(long, default_value_t = 40)]
+    pub window_messages: usize,
+    /// Model calls allowed per invocation.
+    #[arg(long, default_value_t = 20)]
+    pub max_cycles: u32,
+    /// Put message content (prompts, answers, tool arguments and results) on trace spans; off
+    /// by default, since a trace backend may not be the place for them.
+    #[arg(long, env = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", default_value_t = false,
+          action = clap::ArgAction::Set, value_name = "true|false")]
+    pub capture_message_content: bool,
+    /// Log format.
+    #[arg(long, env = "AGENT_SERVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_clock(text: &str) -> Result<Clock, String> {
+    Clock::fixed_at(text).map_err(|error| format!("expected `YYYY-MM-DD HH:MM:SS`: {error}"))
+}
+
+impl ServerConfig {
+    /// The agent's limits and policies.
+    pub fn agent_config(&self) -> AgentConfig {
+        AgentConfig {
+            max_cycles: self.max_cycles,
+            window: SlidingWindow {
+                max_messages: self.window_messages,
+            },
+            retry: RetryPolicy {
+                max_attempts: self.retry_attempts.max(1),
+                initial_delay: Duration::from_millis(self.retry_initial_ms),
+                max_delay: Duration::from_millis(self.retry_max_ms),
+            },
+            model_timeout: Duration::from_secs(self.model_timeout_secs),
+            invocation_timeout: Duration::from_secs(self.invocation_timeout_secs),
+            model_streaming: self.model_streaming,
+            record_content: self.capture_message_content,
+        }
+    }
+
+    /// The session store's lifetimes and limits.
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_lifetime: Duration::from_secs(self.max_lifetime_secs),
+            max_sessions: self.max_sessions,
+            max_wait: Duration::from_secs(self.session_wait_secs),
+            max_waiting: self.session_max_waiting,
+        }
+    }
+
+    /// The session store chosen by `--session-store`. Redis is connected lazily, so the server
+    /// starts (and answers 503 for invocations) while Redis is down.
+    pub fn session_store(&self) -> Result<Arc<dyn SessionStore>, InvalidRedisUrl> {
+        let sessions = self.session_config();
+        if self.session_store == "memory" {
+            return Ok(Arc::new(MemorySessionStore::new(sessions)));
+        }
+        let options = RedisOptions {
+            key_prefix: self.session_key_prefix.clone(),
+            lease_ttl: Duration::from_secs(self.session_lease_secs),
+            ..RedisOptions::default()
+        };
+        let store = RedisSessionStore::open(&self.session_store, sessions, options)?;
+        Ok(Arc::new(store))
+    }
+
+    /// How connections are held, given the process's descriptor limit.
+    pub fn edge_config(&self, descriptor_limit: u64) -> EdgeConfig {
+        EdgeConfig {
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            max_connections: self
+                .max_connections
+                .unwrap_or_else(|| EdgeConfig::connections_for(descriptor_limit)),
+        }
+    }
+
+    /// The clock get_time reads.
+    pub fn clock(&self) -> Clock {
+        self.fixed_time.unwrap_or_default()
+    }
+
+    /// The model chosen: recordings when `--replay` is given, else Bedrock's `model_id`.
+    pub async fn model(&self, model_id: &str) -> Result<Arc<dyn Model>, LoadError> {
+        if self.replay.is_empty() {
+            return Ok(Arc::new(BedrockModel::from_env(model_id).await));
+        }
+        let mut recordings = RecordingSet::default();
+        for dir in &self.replay {
+            recordings.extend(RecordingSet::load(dir)?);
+        }
+        Ok(Arc::new(ReplayModel::new(recordings).for_model(model_id)))
+    }
+}

@@ -1,0 +1,172 @@
+//! `agent-server`: the tutorial agent, or an agent file's, behind the AgentCore Runtime contract.
+
+use std::io::{BufWriter, IsTerminal};
+
+mod config;
+
+use agent_server::agent_file::AgentFile;
+use agent_server::observability::Telemetry;
+use agent_server::tutorial::TutorialEntrypoint;
+use agent_server::{AgentCoreApp, AgentEntrypoint, shutdown_signal};
+
+use crate::config::{LogFormat, ServerConfig};
+use anyhow::Context;
+use clap::Parser;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// mimalloc instead of the system allocator: a request allocates and frees many small buffers on
+/// two threads, where glibc's malloc spent about a third of the server's CPU per Bedrock call.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How much the log writer gathers before one `write` to stderr, at most.
+const LOG_BUFFER_BYTES: usize = 64 * 1024;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = ServerConfig::parse();
+    // Held to the end of `main`: dropping it writes out the log lines still queued.
+    let (telemetry, _log_writer) = init_logging(config.log_format)?;
+
+    let agent_file = config.agent.as_deref().map(AgentFile::load).transpose()?;
+    let descriptors = raise_descriptor_limit();
+    let edge = config.edge_config(descriptors);
+    let model_id = agent_file
+        .as_ref()
+        .and_then(|file| file.model_id.as_deref())
+        .unwrap_or(&config.model_id);
+    let model = config
+        .model(model_id)
+        .await
+        .context("loading the replay recordings")?;
+    let model_name = model.describe();
+    let agent_config = config.agent_config();
+    let sessions = config.session_config();
+    let store = config
+        .session_store()
+        .context("opening the session store")?;
+    let store_name = store.describe();
+    let observed = store.clone();
+    let app = match &agent_file {
+        Some(file) => AgentCoreApp::new(AgentEntrypoint::new(
+            file.agent(model, config.clock(), agent_config),
+            store,
+        )),
+        None => AgentCoreApp::new(TutorialEntrypoint::with_model(
+            model,
+            config.clock(),
+            agent_config,
+            store,
+        )),
+    };
+    let agent_name = config
+        .agent
+        .as_ref()
+        .map_or_else(|| "tutorial".to_owned(), |path| path.display().to_string());
+    let app = app
+        .with_max_body_bytes(config.max_body_bytes)
+        .with_max_in_flight(config.max_in_flight)
+        .with_edge(edge);
+    let app = match &telemetry {
+        Some(telemetry) => {
+            let served = app.clone();
+            telemetry.observe(move || served.in_flight(), observed);
+            if telemetry.exports_traces() {
+                app.with_trace_propagation()
+            } else {
+                app
+            }
+        }
+        None => app,
+    };
+
+    let address = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        agent = %agent_name,
+        model = %model_name,
+        max_body_bytes = config.max_body_bytes,
+        session_store = %store_name,
+        max_in_flight = config.max_in_flight,
+        max_connections = edge.max_connections,
+        header_timeout_secs = edge.header_timeout.as_secs(),
+        invocation_timeout_secs = agent_config.invocation_timeout.as_secs(),
+        max_sessions = sessions.max_sessions,
+        session_max_waiting = sessions.max_waiting,
+        session_wait_secs = sessions.max_wait.as_secs(),
+        idle_timeout_secs = sessions.idle_timeout.as_secs(),
+        max_lifetime_secs = sessions.max_lifetime.as_secs(),
+        model_timeout_secs = agent_config.model_timeout.as_secs(),
+        retry_attempts = agent_config.retry.max_attempts,
+        window_messages = agent_config.window.max_messages,
+        telemetry = %telemetry.as_ref().map_or("off", Telemetry::describe),
+        "agent-server listening"
+    );
+    app.serve(listener, shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("agent-server stopped");
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
+    Ok(())
+}
+
+/// Raises the soft descriptor limit to the hard one, so that the header timeout and the
+/// connection cap — not running out of descriptors — decide what happens to idle connections.
+/// Returns the limit in force.
+fn raise_descriptor_limit() -> u64 {
+    use rlimit::Resource;
+    let before = Resource::NOFILE.get().unwrap_or((1024, 1024));
+    let soft = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(before.0);
+    tracing::info!(
+        soft_before = before.0,
+        soft,
+        hard = before.1,
+        "descriptor limit"
+    );
+    soft
+}
+
+/// Logs to stderr in `format`, filtered by `RUST_LOG` (metric events left out), and — when the
+/// environment names an OTLP endpoint — traces and metrics to it.
+///
+/// Lines are formatted on the thread that logs them and written by one writer thread, which
+/// drains every line queued before it writes them out together: a container's stderr is a
+/// pipe, and a `write` and a reader wake-up per line on the invocation threads cost the binary
+/// a good part of its throughput (`cargo bench … -- logging`). No line is dropped: when the
+/// queue is full, the logging thread waits, as it would on a full pipe. The returned guard
+/// writes out what is queued when it is dropped; a process killed outright loses only the
+/// lines of its last moment that were still queued.
+fn init_logging(format: LogFormat) -> anyhow::Result<(Option<Telemetry>, WorkerGuard)> {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(format!("{}=off", agent_core::telemetry::METRICS_TARGET).parse()?);
+    let (stderr, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(BufWriter::with_capacity(
+            LOG_BUFFER_BYTES,
+            std::io::stderr(),
+        ));
+    let logs = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(stderr)
+            .boxed(),
+        LogFormat::Json => agent_server::observability::json_layer(stderr).boxed(),
+    };
+    let telemetry = Telemetry::from_env()?;
+    let mut layers = vec![logs.with_filter(filter).boxed()];
+    if let Some(telemetry) = &telemetry {
+        layers.extend(telemetry.layers());
+    }
+    tracing_subscriber::registry().with(layers).init();
+    Ok((telemetry, guard))
+}

@@ -1,0 +1,105 @@
+//! What the entrypoint learns about the request it serves: the reference SDK's `RequestContext`
+//! and `BedrockAgentCoreContext` in one value. How headers become one is in `headers`; which
+//! headers reach it, by SDK 1.25's rule, in `forwarded_headers`.
+
+pub(crate) mod forwarded_headers;
+mod headers;
+
+pub use headers::{REQUEST_ID_HEADER, SESSION_ID_HEADER, USER_ID_HEADER};
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use agent_core::session::{SessionId, SessionKey, SessionOwner};
+
+/// The runtime context handed to an entrypoint with each payload.
+///
+/// Its `Debug` form names the forwarded headers but shows none of their values and not the
+/// workload access token, so logging a context never writes a secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RuntimeContext {
+    /// The runtime session id (from the request header, or generated for this request).
+    pub session_id: SessionId,
+    /// The request id (from the request header, or generated).
+    pub request_id: String,
+    /// AgentCore's runtime user id (`X-Amzn-Bedrock-AgentCore-Runtime-User-Id`), when sent.
+    pub user_id: Option<String>,
+    /// The forwarded headers (SDK 1.25's rule: see the README's contract table), keyed by lower-case name
+    /// except `Authorization`, as the reference SDK keys them; repeated headers are joined
+    /// with `, `.
+    pub request_headers: BTreeMap<String, String>,
+    /// AgentCore Identity's workload access token: `X-Amz-Bedrock-AgentCore-Identity-WAT`, else
+    /// `WorkloadAccessToken`.
+    pub workload_access_token: Option<String>,
+    /// The OAuth2 callback URL of AgentCore Identity flows (`OAuth2CallbackUrl`).
+    pub oauth2_callback_url: Option<String>,
+}
+
+impl RuntimeContext {
+    /// A context for `session_id` with nothing else known, for entrypoints called directly.
+    pub fn for_session(session_id: SessionId) -> Self {
+        Self {
+            session_id,
+            request_id: String::new(),
+            user_id: None,
+            request_headers: BTreeMap::new(),
+            workload_access_token: None,
+            oauth2_callback_url: None,
+        }
+    }
+
+    /// The session this request names, owned by the runtime user id when one was sent and by
+    /// nobody in particular otherwise. Entrypoints that know their user another way (the
+    /// tutorial's payload `user_id`) build their [`SessionKey`] from that instead.
+    pub fn session_key(&self) -> SessionKey {
+        let owner = match &self.user_id {
+            Some(user) => SessionOwner::user(user),
+            None => SessionOwner::Anonymous,
+        };
+        SessionKey::new(owner, self.session_id.clone())
+    }
+}
+
+impl fmt::Debug for RuntimeContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeContext")
+            .field("session_id", &self.session_id)
+            .field("request_id", &self.request_id)
+            .field("user_id", &self.user_id)
+            .field("request_headers", &self.request_headers.keys())
+            .field(
+                "workload_access_token",
+                &self.workload_access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("oauth2_callback_url", &self.oauth2_callback_url)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_belongs_to_the_runtime_user_or_to_nobody() {
+        let mut context = RuntimeContext::for_session(SessionId::parse("s").unwrap());
+        assert_eq!(context.session_key().owner, SessionOwner::Anonymous);
+        context.user_id = Some("alice".into());
+        assert_eq!(context.session_key().owner, SessionOwner::user("alice"));
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut context = RuntimeContext::for_session(SessionId::parse("s").unwrap());
+        context.workload_access_token = Some("wat-secret".into());
+        context
+            .request_headers
+            .insert("Authorization".into(), "Bearer header-secret".into());
+        let shown = format!("{context:?}");
+        assert!(
+            shown.contains("Authorization") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+}

@@ -1,0 +1,22 @@
+//! The cross-cutting work of every invocation, as layers rather than inside handlers, so that
+//! `POST /invocations` and each `/ws` message get the same:
+//!
+//! - [`runtime_context`]: an HTTP middleware that reads the request's headers into its
+//!   `RuntimeContext` (or answers 400) and echoes the session and request ids on the response;
+//! - [`ObserveLayer`]: the invocation span continuing the caller's trace, the `invocation
+//!   finished` line, and the invocation metrics;
+//! - [`CatchPanicLayer`]: a panicking entrypoint answered as a 500 instead of a dropped
+//!   connection or socket;
+//! - [`AdmitLayer`]: the in-flight cap (503 `Server busy`) and the busy tracking behind `/ping`,
+//!   both held until a streamed answer ends;
+//! - [`catch_panic`]: tower-http's catch-panic layer for whatever else a route runs.
+
+mod admit;
+mod catch_panic;
+mod observe;
+mod runtime_context;
+
+pub(super) use admit::AdmitLayer;
+pub(super) use catch_panic::{CatchPanicLayer, catch_panic};
+pub(super) use observe::ObserveLayer;
+pub(super) use runtime_context::runtime_context;

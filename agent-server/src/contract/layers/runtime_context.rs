@@ -1,0 +1,34 @@
+//! The request and session ids, as a middleware on the invocation routes: the headers are read
+//! into the request's `RuntimeContext` once, before any handler, and the ids it settled on (sent
+//! or generated) go back on the response, so a client that sent none learns its session.
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::context::{REQUEST_ID_HEADER, RuntimeContext, SESSION_ID_HEADER};
+
+/// Reads the context into the request's extensions, or answers 400 for an unusable session or
+/// user id (without the id headers, since there is no usable id to echo).
+pub(crate) async fn runtime_context(mut request: Request, next: Next) -> Response {
+    let context = match RuntimeContext::from_headers(request.headers()) {
+        Ok(context) => context,
+        Err(error) => {
+            super::observe::report_invocation(error.status(), std::time::Instant::now());
+            return error.into_response();
+        }
+    };
+    let session_id = HeaderValue::from_bytes(context.session_id.as_str().as_bytes()).ok();
+    let request_id = HeaderValue::from_str(&context.request_id).ok();
+    request.extensions_mut().insert(context);
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if let Some(value) = session_id {
+        headers.insert(SESSION_ID_HEADER, value);
+    }
+    if let Some(value) = request_id {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}

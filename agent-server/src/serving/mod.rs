@@ -1,0 +1,5 @@
+//! How the runtime holds its listener: the connection [`edge`] (header timeout, connection cap,
+//! accept errors) and the signals that [`shutdown`] it gracefully.
+
+pub(crate) mod edge;
+pub(crate) mod shutdown;

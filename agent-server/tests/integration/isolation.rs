@@ -1,0 +1,250 @@
+//! Isolation at scale, as a property: many sessions driven over HTTP with random interleavings
+//! and random concurrency (sometimes two clients racing on one session, some sessions taking
+//! server-sent events and others one JSON answer), every prompt carrying
+//! its session's canary token. Every model request of a session must hold only that session's
+//! canaries, and each session's final history must equal what running its prompts, in the
+//! order they were served, through the agent alone would produce. The property holds for both
+//! session stores: in memory, and in a real Redis.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::support::{TestServer, test_agent_config};
+use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
+use agent_core::session::{MemorySessionStore, SessionConfig, SessionId, SessionStore};
+use agent_core::{Conversation, Message};
+use agent_server::tutorial::{personalised_prompt, tutorial_agent};
+use agent_testkit::RedisServer;
+use agent_tools::Clock;
+use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+use serde_json::json;
+
+/// The canary tokens in a text.
+fn canaries(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == ',')
+        .filter(|word| word.starts_with("canary-"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn all_text(messages: &[Message]) -> String {
+    serde_json::to_string(messages).unwrap()
+}
+
+/// A model whose answer depends only on the history it is sent: a prompt with `calc` gets a
+/// calculator round, and every answer repeats the canaries it saw.
+fn model() -> ScriptedModel {
+    ScriptedModel::new(|messages: &[Message]| {
+        let count = messages.len();
+        let seen: Vec<String> = canaries(&all_text(messages)).into_iter().collect();
+        let last = messages.last().expect("a request has messages");
+        if let Some(result) = last.tool_results().next() {
+            return Ok(text_response(&format!(
+                "{} after {count}: {}",
+                result.text(),
+                seen.join(" ")
+            )));
+        }
+        if last.text().contains("calc") {
+            return Ok(tool_use_response(&[(
+                &format!("tool-{count}"),
+                "calculator",
+                json!({ "expression": format!("{count}+1") }),
+            )]));
+        }
+        Ok(text_response(&format!(
+            "{count} messages: {}",
+            seen.join(" ")
+        )))
+    })
+}
+
+#[derive(Debug, Clone)]
+struct SessionPlan {
+    user_id: u8,
+    /// For each step: does it use the calculator.
+    steps: Vec<bool>,
+    /// Clients driving this session at once (1 or 2).
+    clients: usize,
+    /// Pause between a client's requests, in microseconds.
+    pause_us: u64,
+    /// The session's clients take server-sent events rather than one JSON answer.
+    streaming: bool,
+}
+
+fn session_plan() -> impl Strategy<Value = SessionPlan> {
+    (
+        1u8..=5,
+        prop::collection::vec(any::<bool>(), 1..=5),
+        1usize..=2,
+        0u64..1_500,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(user_id, steps, clients, pause_us, streaming)| SessionPlan {
+                user_id,
+                steps,
+                clients,
+                pause_us,
+                streaming,
+            },
+        )
+}
+
+fn prompt(session: usize, step: usize, calc: bool) -> String {
+    let verb = if calc { "calc" } else { "chat" };
+    format!("{verb} canary-s{session}-p{step} please")
+}
+
+async fn run_case(
+    plans: Vec<SessionPlan>,
+    store: Arc<dyn SessionStore>,
+) -> Result<(), TestCaseError> {
+    let model = model();
+    let server = Arc::new(TestServer::tutorial_on(Arc::new(model.clone()), store).await);
+    let ids: Vec<String> = (0..plans.len())
+        .map(|n| format!("iso-{n}-{}", uuid::Uuid::new_v4()))
+        .collect();
+
+    let mut clients = Vec::new();
+    for (session, plan) in plans.iter().enumerate() {
+        for client in 0..plan.clients {
+            let server = server.clone();
+            let id = ids[session].clone();
+            let plan = plan.clone();
+            clients.push(tokio::spawn(async move {
+                let mine = plan
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(step, _)| step % plan.clients == client);
+                for (step, calc) in mine {
+                    let (user, prompt) = (plan.user_id.to_string(), prompt(session, step, *calc));
+                    if plan.streaming {
+                        let events = server.ask_streaming(&id, &user, &prompt).await;
+                        let answer = &events.last().expect("a last event")["result"]["text"];
+                        assert!(answer.is_string(), "{events:?}");
+                    } else {
+                        let reply = server.ask(&id, &user, &prompt).await;
+                        assert_eq!(
+                            reply.status,
+                            200,
+                            "{:?}",
+                            String::from_utf8_lossy(&reply.bytes)
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_micros(plan.pause_us)).await;
+                }
+            }));
+        }
+    }
+    for client in clients {
+        client
+            .await
+            .map_err(|error| TestCaseError::fail(error.to_string()))?;
+    }
+
+    // Every model request names one session and holds only that session's canaries.
+    for request in model.requests() {
+        let text = all_text(&request);
+        let owners: Vec<usize> = (0..ids.len()).filter(|&n| text.contains(&ids[n])).collect();
+        prop_assert_eq!(owners.len(), 1, "a request names sessions {:?}", owners);
+        let own_prefix = format!("canary-s{}-", owners[0]);
+        for canary in canaries(&text) {
+            prop_assert!(
+                canary.starts_with(&own_prefix),
+                "{} leaked into session {}",
+                canary,
+                owners[0]
+            );
+        }
+    }
+
+    // Each history equals a sequential run, alone, of the same prompts in the served order.
+    let alone = tutorial_agent(Arc::new(model.clone()), Clock::Local, test_agent_config());
+    for (session, plan) in plans.iter().enumerate() {
+        let id = SessionId::parse(&ids[session]).unwrap();
+        let served = server
+            .history(&ids[session], &plan.user_id.to_string())
+            .await
+            .unwrap();
+        let name = agent_server::tutorial::user_name(&plan.user_id.to_string()).unwrap();
+        let served_prompts: Vec<String> = served
+            .messages()
+            .iter()
+            .filter(|message| message.starts_turn())
+            .map(Message::text)
+            .collect();
+        prop_assert_eq!(served_prompts.len(), plan.steps.len());
+
+        let mut sequential = Conversation::new();
+        for text in &served_prompts {
+            let raw = text
+                .split("こちらが私のリクエストです: ")
+                .nth(1)
+                .and_then(|rest| rest.split('\n').next())
+                .unwrap();
+            let prompt = personalised_prompt(name, raw, &id);
+            prop_assert_eq!(&prompt, text);
+            alone
+                .invoke(&mut sequential, &prompt)
+                .await
+                .map_err(|error| TestCaseError::fail(error.to_string()))?;
+        }
+        prop_assert_eq!(
+            served.messages(),
+            sequential.messages(),
+            "session {}",
+            session
+        );
+    }
+    Ok(())
+}
+
+fn plans() -> impl Strategy<Value = Vec<SessionPlan>> {
+    prop::collection::vec(session_plan(), 2..=16)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn sessions_never_see_each_other(plans in plans()) {
+        runtime().block_on(async {
+            run_case(plans, Arc::new(MemorySessionStore::new(SessionConfig::default()))).await
+        })?;
+    }
+}
+
+#[test]
+fn sessions_never_see_each_other_in_redis() {
+    let redis = RedisServer::start();
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(16));
+    let outcome = runner.run(&plans(), |plans| {
+        runtime().block_on(async { run_case(plans, Arc::new(redis.store())).await })
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn the_canary_check_catches_a_leak() {
+    let leaked = [
+        Message::user("chat canary-s0-p0 (session iso-0)"),
+        Message::user("chat canary-s1-p0"),
+    ];
+    let found = canaries(&all_text(&leaked));
+    assert_eq!(found.len(), 2);
+    assert!(found.iter().any(|canary| !canary.starts_with("canary-s0-")));
+}

@@ -1,0 +1,19 @@
+//! The one way the workspace's tests, benches and scenario harness run things for real, so none
+//! of them grows its own:
+//!
+//! - [`LocalServer`]: an `AgentCoreApp` served on an ephemeral loopback port in the caller's
+//!   runtime, stopped gracefully; [`serve_on_own_runtime`] for a server measured apart from its
+//!   load generator;
+//! - [`ServerProcess`]: the `agent-server` binary as a child process on an ephemeral port, with a
+//!   clean AWS environment, its log read through a pipe;
+//! - [`RedisServer`]: a real `redis-server` of the test's own, in a temporary directory.
+//!
+//! Nothing here reaches beyond loopback. Not published: it is test support, not product.
+
+mod local_server;
+mod redis;
+mod server_process;
+
+pub use local_server::{LocalServer, serve_on_own_runtime};
+pub use redis::{Persistence, RedisServer};
+pub use server_process::{Log, ServerProcess, bedrock_at};
