@@ -135,6 +135,7 @@ impl From<Vec<Message>> for Conversation {
 /// (one turn with many tool rounds), the latest turn is kept whole, even if that is longer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlidingWindow {
+    /// Messages kept at most; older whole turns are dropped.
     pub max_messages: usize,
 }
 

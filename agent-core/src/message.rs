@@ -11,20 +11,24 @@ use serde_json::Value;
 pub const EMPTY_MESSAGE_PLACEHOLDER: &str = "(no content)";
 
 /// Stands in a tool result for a tool that returned no output, which Converse would refuse.
-pub const EMPTY_TOOL_OUTPUT_PLACEHOLDER: &str = "(the tool returned no output)";
+pub(crate) const EMPTY_TOOL_OUTPUT_PLACEHOLDER: &str = "(the tool returned no output)";
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// The person (or the tool results sent on their behalf).
     User,
+    /// The model.
     Assistant,
 }
 
 /// One message of a conversation: a role and its content blocks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// Who wrote it.
     pub role: Role,
+    /// What it holds, in order.
     pub content: Vec<ContentBlock>,
 }
 
@@ -32,8 +36,11 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ContentBlock {
+    /// Text.
     Text(String),
+    /// A tool call the model asks for.
     ToolUse(ToolUse),
+    /// A tool's answer to a call.
     ToolResult(ToolResult),
 }
 
@@ -41,8 +48,11 @@ pub enum ContentBlock {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolUse {
+    /// The model's id for this call, which its result names.
     pub tool_use_id: String,
+    /// The tool's name.
     pub name: String,
+    /// The tool's input, as the model wrote it.
     pub input: Value,
 }
 
@@ -50,8 +60,11 @@ pub struct ToolUse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolResult {
+    /// The id of the call this answers.
     pub tool_use_id: String,
+    /// What the tool answered.
     pub content: Vec<ToolResultContent>,
+    /// Whether the tool succeeded.
     pub status: ToolResultStatus,
 }
 
@@ -59,7 +72,9 @@ pub struct ToolResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ToolResultStatus {
+    /// The tool answered.
     Success,
+    /// The tool failed; the content says why.
     Error,
 }
 
@@ -67,7 +82,9 @@ pub enum ToolResultStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ToolResultContent {
+    /// Text.
     Text(String),
+    /// A JSON value.
     Json(Value),
 }
 

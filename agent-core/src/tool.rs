@@ -23,7 +23,9 @@ use crate::message::{
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolSpec {
+    /// The name the model calls it by.
     pub name: String,
+    /// What it does, for the model.
     pub description: String,
     /// JSON Schema of the tool's input object.
     pub input_schema: Value,
@@ -65,10 +67,17 @@ impl ToolError {
 /// Why a tool could not be registered.
 #[derive(Debug, Error)]
 pub enum RegistryError {
+    /// Another tool has the name.
     #[error("a tool named `{0}` is already registered")]
     DuplicateName(String),
+    /// The input schema is not a valid JSON Schema.
     #[error("tool `{name}` has an invalid input schema: {message}")]
-    InvalidSchema { name: String, message: String },
+    InvalidSchema {
+        /// The tool.
+        name: String,
+        /// What is wrong with its schema.
+        message: String,
+    },
 }
 
 /// The tools of one agent definition, with their compiled input schemas.

@@ -12,7 +12,7 @@ use serde_json::json;
 
 /// Answers `{"session_id", "request_id", "request_headers", "workload_access_token",
 /// "oauth2_callback_url"}`, whatever the payload.
-pub fn context_echo() -> impl Entrypoint {
+pub(crate) fn context_echo() -> impl Entrypoint {
     entrypoint_fn(|_payload, context| async move {
         Ok(json!({
             "session_id": context.session_id.as_str(),

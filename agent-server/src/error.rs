@@ -28,17 +28,24 @@ pub enum InvocationError {
     PromptTooLong(String),
     /// The body is over the configured limit.
     #[error("Payload too large: the body exceeds {limit} bytes")]
-    PayloadTooLarge { limit: usize },
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The server cannot take a new session now.
     #[error("Service unavailable: {details}")]
     Unavailable {
+        /// What happened, and what to do.
         details: String,
+        /// When to try again (`Retry-After`).
         retry_after_secs: u64,
     },
     /// The server already serves as many invocations as it may.
     #[error("Server busy: {details}")]
     ServerBusy {
+        /// What happened, and what to do.
         details: String,
+        /// When to try again (`Retry-After`).
         retry_after_secs: u64,
     },
     /// The whole invocation took longer than its deadline.
@@ -47,7 +54,9 @@ pub enum InvocationError {
     /// The session stayed busy with earlier invocations for longer than a request may wait.
     #[error("Session busy: {details}")]
     SessionBusy {
+        /// What happened, and what to do.
         details: String,
+        /// When to try again (`Retry-After`).
         retry_after_secs: u64,
     },
     /// The session store could not be reached or failed; no session changed.
@@ -59,13 +68,17 @@ pub enum InvocationError {
     /// The model kept throttling through every retry.
     #[error("Model throttled: {message}")]
     Throttled {
+        /// What the model service said.
         message: String,
+        /// When to try again (`Retry-After`).
         retry_after_secs: u64,
     },
     /// The model failed or could not be reached.
     #[error("Model error: {message}")]
     ModelFailed {
+        /// What failed.
         message: String,
+        /// What to do about it, when known.
         hint: Option<String>,
     },
     /// The model did not answer in time.
@@ -80,7 +93,12 @@ pub enum InvocationError {
     /// An entrypoint's own failure with the status it chose (the reference's handlers raising
     /// an HTTP error): answered `{"error": message}` with that status.
     #[error("{message}")]
-    Http { status: StatusCode, message: String },
+    Http {
+        /// A 4xx or 5xx.
+        status: StatusCode,
+        /// The body's `error`.
+        message: String,
+    },
     /// No such route.
     #[error("Not found: {0}")]
     NotFound(String),

@@ -14,27 +14,37 @@ use crate::script::Script;
 /// One check and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
+    /// What was checked.
     pub name: String,
+    /// Whether it held.
     pub passed: bool,
+    /// What was seen, when it did not.
     pub detail: String,
 }
 
 /// Everything a run produced.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The scenario's name.
     pub scenario: String,
+    /// What it shows.
     pub description: String,
+    /// Each step's answer.
     pub steps: Vec<StepOutcome>,
     /// The Bedrock requests, when the run served Bedrock itself.
     pub bedrock_requests: Option<Vec<ConverseBody>>,
+    /// Requests no recording answered.
     pub unmatched: Vec<Unmatched>,
+    /// Every check, in order.
     pub checks: Vec<Check>,
 }
 
 /// Whether ids that change from run to run are shown or replaced by stable labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ids {
+    /// As they are.
     Shown,
+    /// Replaced by placeholders, for snapshots.
     Redacted,
 }
 

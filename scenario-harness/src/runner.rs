@@ -15,14 +15,19 @@ use crate::script::{Script, SessionScript, Step};
 /// What happened at one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepOutcome {
+    /// The session's label in the script.
     pub session_label: String,
+    /// The runtime session id sent.
     pub session_id: String,
+    /// The user.
     pub user_id: String,
     /// Position of the step in its session, from 1.
     pub step: usize,
     /// True for the first invocation of a session.
     pub new_session: bool,
+    /// The prompt sent.
     pub prompt: String,
+    /// The HTTP status.
     pub status: u16,
     /// The answer text when the body is a JSON string, else the body as it came.
     pub answer: String,

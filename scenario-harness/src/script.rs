@@ -10,28 +10,36 @@ use serde::{Deserialize, Serialize};
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Script {
+    /// The scenario's name.
     pub name: String,
     #[serde(default)]
+    /// What it shows.
     pub description: String,
     /// The time get_time answers with when the scenario is replayed (`%Y-%m-%d %H:%M:%S`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_time: Option<String>,
+    /// Its sessions, in order.
     pub sessions: Vec<SessionScript>,
 }
 
 /// One runtime session of the scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionScript {
+    /// The session's label.
     pub label: String,
+    /// Its user.
     pub user_id: String,
+    /// Its steps, in order.
     pub steps: Vec<Step>,
 }
 
 /// One invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
+    /// The prompt to send.
     pub prompt: String,
     #[serde(default)]
+    /// What the answer must say.
     pub expect: AnswerCheck,
 }
 
@@ -39,8 +47,10 @@ pub struct Step {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerCheck {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Text the answer must contain.
     pub contains: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Text the answer must not contain.
     pub not_contains: Vec<String>,
 }
 

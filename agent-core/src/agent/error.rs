@@ -14,7 +14,9 @@ pub enum AgentError {
         "the model is throttling requests and {attempts} attempts did not get through: {message}"
     )]
     Throttled {
+        /// Model calls made, the first included.
         attempts: u32,
+        /// What the model said last.
         message: String,
         /// Seconds a client should wait before trying again.
         retry_after_secs: u64,
@@ -32,12 +34,18 @@ pub enum AgentError {
     #[error(
         "the prompt is too long for the model, even with the earlier conversation trimmed: {message}"
     )]
-    PromptTooLong { message: String },
+    PromptTooLong {
+        /// What the model service said.
+        message: String,
+    },
     /// The model kept asking for tools past the cycle cap.
     #[error(
         "the agent stopped after {cycles} model calls that all asked for tools (the cap per invocation)"
     )]
-    ToolLoopCap { cycles: u32 },
+    ToolLoopCap {
+        /// Model calls made.
+        cycles: u32,
+    },
     /// The invocation's own input cannot be used.
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -17,7 +17,12 @@ pub enum AgentEvent {
     /// A tool call, once its input is complete, before it runs.
     ToolUse(ToolUse),
     /// A tool call's result, with the tool's name.
-    ToolResult { name: String, result: ToolResult },
+    ToolResult {
+        /// The tool that ran.
+        name: String,
+        /// What it answered.
+        result: ToolResult,
+    },
 }
 
 /// Nobody is listening any more: the client went away.

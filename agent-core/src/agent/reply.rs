@@ -7,6 +7,7 @@ use crate::model::{StopReason, Usage};
 pub struct AgentReply {
     /// The text of the model's last message.
     pub text: String,
+    /// Why the model's last message ended.
     pub stop_reason: StopReason,
     /// Tokens summed over every model call of the invocation.
     pub usage: Usage,

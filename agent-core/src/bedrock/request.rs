@@ -24,7 +24,10 @@ pub(crate) struct RequestParts {
 }
 
 impl RequestParts {
-    pub fn of(request: &ConverseRequest<'_>, tools: &ToolConfigCache) -> Result<Self, ModelError> {
+    pub(super) fn of(
+        request: &ConverseRequest<'_>,
+        tools: &ToolConfigCache,
+    ) -> Result<Self, ModelError> {
         let messages = request
             .messages
             .iter()

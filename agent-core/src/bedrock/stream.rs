@@ -33,7 +33,7 @@ enum PartialBlock {
 }
 
 impl StreamAssembler {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             role: Role::Assistant,
             blocks: BTreeMap::new(),
@@ -43,7 +43,10 @@ impl StreamAssembler {
     }
 
     /// Takes one event; returns the text it adds, to pass on at once.
-    pub fn push(&mut self, event: sdk::ConverseStreamOutput) -> Result<Option<String>, ModelError> {
+    pub(super) fn push(
+        &mut self,
+        event: sdk::ConverseStreamOutput,
+    ) -> Result<Option<String>, ModelError> {
         match event {
             sdk::ConverseStreamOutput::MessageStart(start) => {
                 self.role = match start.role {
@@ -119,7 +122,7 @@ impl StreamAssembler {
     }
 
     /// The whole response, once the stream has ended.
-    pub fn finish(self) -> Result<ModelResponse, ModelError> {
+    pub(super) fn finish(self) -> Result<ModelResponse, ModelError> {
         let Some(stop_reason) = self.stop_reason else {
             return Err(malformed("the stream ended before messageStop".into()));
         };

@@ -77,8 +77,11 @@ pub enum ModelEvent {
 pub struct ConverseRequest<'a> {
     /// The system prompt; empty for none (then none is sent: Bedrock refuses an empty block).
     pub system: &'a str,
+    /// The conversation so far, oldest first.
     pub messages: &'a [Message],
+    /// The tools offered.
     pub tools: &'a [ToolSpec],
+    /// How the model samples.
     pub inference: &'a InferenceConfig,
 }
 
@@ -97,19 +100,28 @@ impl<'a> ConverseRequest<'a> {
 /// The model's answer to one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelResponse {
+    /// The model's message.
     pub message: Message,
+    /// Why it stopped.
     pub stop_reason: StopReason,
+    /// Tokens it took.
     pub usage: Usage,
 }
 
 /// Why the model stopped generating.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
+    /// The model finished its answer.
     EndTurn,
+    /// The model asks for tool calls.
     ToolUse,
+    /// The answer hit the token limit.
     MaxTokens,
+    /// The answer hit a stop sequence.
     StopSequence,
+    /// A guardrail stepped in.
     GuardrailIntervened,
+    /// Content filtering stopped the answer.
     ContentFiltered,
     /// A reason this version does not know; treated like the end of a turn.
     Other(String),
@@ -161,8 +173,11 @@ impl<'de> Deserialize<'de> for StopReason {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
+    /// Tokens read.
     pub input_tokens: u64,
+    /// Tokens written.
     pub output_tokens: u64,
+    /// Both.
     pub total_tokens: u64,
 }
 
@@ -179,25 +194,45 @@ impl std::ops::AddAssign for Usage {
 pub enum ModelError {
     /// The service is rate limiting; worth retrying after a pause.
     #[error("the model service is throttling requests: {message}")]
-    Throttled { message: String },
+    Throttled {
+        /// What the service said.
+        message: String,
+    },
     /// A 5xx from the service; worth retrying after a pause.
     #[error("the model service failed ({status}): {message}")]
-    Unavailable { status: u16, message: String },
+    Unavailable {
+        /// The HTTP status.
+        status: u16,
+        /// What the service said.
+        message: String,
+    },
     /// No answer within the model timeout.
     #[error("the model did not answer within {0:?}")]
     Timeout(Duration),
     /// The service refused the request (validation, access, unknown model, …).
     #[error("the model service rejected the request: {message}")]
-    Rejected { message: String },
+    Rejected {
+        /// What the service said.
+        message: String,
+    },
     /// The request does not fit the model's context window.
     #[error("the conversation is too long for the model: {message}")]
-    ContextOverflow { message: String },
+    ContextOverflow {
+        /// What the service said.
+        message: String,
+    },
     /// The endpoint could not be reached or the credentials could not be loaded.
     #[error("could not reach the model service: {message}")]
-    Connection { message: String },
+    Connection {
+        /// What failed, with its causes.
+        message: String,
+    },
     /// An answer arrived but does not make sense as a Converse response.
     #[error("the model's response could not be used: {message}")]
-    Malformed { message: String },
+    Malformed {
+        /// What does not make sense.
+        message: String,
+    },
 }
 
 impl ModelError {

@@ -14,8 +14,20 @@ use crate::model::ModelResponse;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StreamFrame {
-    Event { event: String, payload: Value },
-    Exception { exception: String, payload: Value },
+    /// An event of the stream.
+    Event {
+        /// Its type, such as `contentBlockDelta`.
+        event: String,
+        /// Its JSON payload.
+        payload: Value,
+    },
+    /// An exception inside the stream.
+    Exception {
+        /// Its type, such as `throttlingException`.
+        exception: String,
+        /// Its JSON payload.
+        payload: Value,
+    },
 }
 
 impl StreamFrame {

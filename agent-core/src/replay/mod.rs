@@ -46,8 +46,11 @@ pub struct Expectation {
 /// The parts of a request that recordings are matched on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequestSummary {
+    /// Messages in the request's history.
     pub message_count: usize,
+    /// The text of each user message (prompts and templates).
     pub user_texts: Vec<String>,
+    /// The text of each tool result.
     pub tool_results: Vec<String>,
 }
 
@@ -129,21 +132,31 @@ impl Recording {
 /// Why recordings could not be loaded.
 #[derive(Debug, Error)]
 pub enum LoadError {
+    /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// A file is not a recording.
     #[error("{path} is not a recording: {source}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// What is wrong with it.
         source: serde_json::Error,
     },
+    /// A folder holds none.
     #[error("{0} holds no recordings (*.json)")]
     Empty(PathBuf),
+    /// A recording's response is not a Converse response.
     #[error("recording `{name}` does not hold a Converse response: {source}")]
     Response {
+        /// The recording's name.
         name: String,
+        /// What is wrong with its response.
         source: serde_json::Error,
     },
 }
@@ -151,7 +164,9 @@ pub enum LoadError {
 /// A request no recording answers, with the recording it came closest to.
 #[derive(Debug, Clone, Error, PartialEq)]
 pub struct Unmatched {
+    /// What the unmatched request held.
     pub request: RequestSummary,
+    /// The recording closest to it, by name, and what that one expects.
     pub nearest: Option<(String, Expectation)>,
 }
 

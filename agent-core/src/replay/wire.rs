@@ -13,12 +13,16 @@ use crate::model::{ModelResponse, StopReason, Usage};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConverseBody {
+    /// The conversation.
     pub messages: Vec<Message>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The system prompt, when there is one.
     pub system: Vec<SystemBlock>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The tools offered, as Bedrock's `toolConfig`.
     pub tool_config: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Bedrock's `inferenceConfig`, when set.
     pub inference_config: Option<Value>,
 }
 
@@ -26,6 +30,7 @@ pub struct ConverseBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SystemBlock {
+    /// Text.
     Text(String),
 }
 
@@ -33,17 +38,22 @@ pub enum SystemBlock {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConverseResponseBody {
+    /// The model's output.
     pub output: ConverseOutput,
+    /// Why it stopped.
     pub stop_reason: StopReason,
     #[serde(default)]
+    /// Tokens it took.
     pub usage: Usage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Bedrock's latency figure, when recorded.
     pub metrics: Option<Metrics>,
 }
 
 /// The `output` member: the assistant's message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConverseOutput {
+    /// The model's message.
     pub message: Message,
 }
 
@@ -51,6 +61,7 @@ pub struct ConverseOutput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Metrics {
+    /// Milliseconds Bedrock reported.
     pub latency_ms: u64,
 }
 

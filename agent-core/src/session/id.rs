@@ -20,10 +20,13 @@ pub struct SessionId(Arc<str>);
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum InvalidSessionId {
     #[error("session id is empty")]
+    /// No character at all.
     Empty,
     #[error("session id is {0} characters long; at most {MAX_SESSION_ID_CHARS} are allowed")]
+    /// More characters than allowed (this many).
     TooLong(usize),
     #[error("session id contains a control character")]
+    /// A control character.
     ControlCharacter,
 }
 
@@ -66,7 +69,9 @@ impl fmt::Display for SessionId {
 /// the text "anonymous" — can reach the sessions of requests that named no user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SessionOwner {
+    /// Nobody in particular: the runtime named no user.
     Anonymous,
+    /// A user, by id.
     User(Arc<str>),
 }
 
@@ -89,7 +94,9 @@ impl fmt::Display for SessionOwner {
 /// The full name of a session in a store: its owner and its runtime session id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionKey {
+    /// Whose session it is.
     pub owner: SessionOwner,
+    /// The runtime session id.
     pub id: SessionId,
 }
 

@@ -146,14 +146,22 @@ pub enum SessionError {
     #[error(
         "the server holds its maximum of {max} live sessions; retry later or reuse a session id"
     )]
-    CapacityReached { max: usize, retry_after_secs: u64 },
+    CapacityReached {
+        /// The cap.
+        max: usize,
+        /// When the oldest idle session ends.
+        retry_after_secs: u64,
+    },
     /// Earlier invocations of the session held it for longer than the wait allows.
     #[error(
         "session {session} is still busy with earlier invocations after {waited_secs} s of waiting"
     )]
     Busy {
+        /// The session waited for.
         session: String,
+        /// How long it waited.
         waited_secs: u64,
+        /// When to try again.
         retry_after_secs: u64,
     },
     /// As many invocations as allowed already wait for the session.
@@ -161,21 +169,35 @@ pub enum SessionError {
         "session {session} already has {waiting} invocations waiting for it; retry once they are done"
     )]
     QueueFull {
+        /// The session.
         session: String,
+        /// Invocations already waiting for it.
         waiting: usize,
+        /// When to try again.
         retry_after_secs: u64,
     },
     /// The store could not be reached or failed; nothing was changed.
     #[error("the session store is unavailable: {cause}")]
-    Unavailable { cause: String },
+    Unavailable {
+        /// What failed.
+        cause: String,
+    },
     /// The turn lost its hold on the session (the store was unreachable for longer than a
     /// lease), so its result was not stored.
     #[error(
         "the hold on session {session} was lost before the result could be stored; nothing was committed"
     )]
-    LeaseLost { session: String },
+    LeaseLost {
+        /// The session.
+        session: String,
+    },
     /// The stored value cannot be read (corrupt, or written by an unknown format version). It
     /// is left as it is, never replaced by an empty history.
     #[error("the stored state of session {session} cannot be read: {reason}")]
-    Unreadable { session: String, reason: String },
+    Unreadable {
+        /// The session.
+        session: String,
+        /// What is wrong with the stored value.
+        reason: String,
+    },
 }

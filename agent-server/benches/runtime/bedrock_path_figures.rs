@@ -40,7 +40,7 @@ const MEASURE: Duration = Duration::from_millis(1500);
 const ROUNDS: usize = 5;
 const PROMPT: &str = "2+5の答えは?";
 
-pub fn bedrock_path() {
+pub(crate) fn bedrock_path() {
     println!("The Bedrock path: CPU per Converse call, the server against a bare SDK loop");
     println!("  target: the server at most 1.25x the SDK's own CPU per call");
     let (stand_in, _stand_in) = serve_on_own_runtime("stand-in", |listener| async move {

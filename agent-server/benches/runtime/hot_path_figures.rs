@@ -38,7 +38,7 @@ request = function()
 end
 "#;
 
-pub fn hot_path() {
+pub(crate) fn hot_path() {
     println!("The hot path against a bare handler, under wrk (2 threads, 8 connections, 3 s)");
     println!("  target: the replay server at least 0.7 of the bare handler's requests/s");
     if Command::new("wrk").arg("--version").output().is_err() {

@@ -13,7 +13,7 @@ const CLIENTS: usize = 8;
 const ROUNDS: usize = 3;
 const MEASURE: Duration = Duration::from_secs(2);
 
-pub fn logging() {
+pub(crate) fn logging() {
     println!("Logging: the binary's throughput logging each invocation at INFO through a pipe");
     println!("  against logging warnings only, {CLIENTS} clients, replay");
     let client_runtime = client_runtime();

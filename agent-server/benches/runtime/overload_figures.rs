@@ -22,7 +22,7 @@ const IN_FLIGHT_CAP: usize = 32;
 /// What one model call takes in the overload: the cap then serves about 1,600 invocations/s.
 const MODEL_CALL: Duration = Duration::from_millis(20);
 
-pub fn overload() {
+pub(crate) fn overload() {
     println!("The edge under pressure");
     let client_runtime = client_runtime();
     let (address, _server) = serve_app_in_background(|| {

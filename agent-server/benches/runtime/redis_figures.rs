@@ -19,7 +19,7 @@ use agent_testkit::{Persistence, RedisServer};
 /// Idle sessions filled for the memory figure.
 const SESSIONS: usize = 2_000;
 
-pub fn redis() {
+pub(crate) fn redis() {
     println!(
         "Redis session store beside the in-memory one (redis-server on loopback, append-only file)"
     );

@@ -25,7 +25,7 @@ use crate::serving::{serve_app_in_background, serve_in_background};
 /// Invocations timed for the first-delta latency.
 const SAMPLES: usize = 2_000;
 
-pub fn streaming() {
+pub(crate) fn streaming() {
     println!("Streaming: server-sent events");
     println!("  target: the model's first text delta reaches the client in under 1 ms on loopback");
     let client_runtime = client_runtime();

@@ -32,7 +32,7 @@ const CLIENTS: usize = 8;
 const ROUNDS: usize = 3;
 const MEASURE: Duration = Duration::from_secs(2);
 
-pub fn telemetry() {
+pub(crate) fn telemetry() {
     println!("OpenTelemetry export: the binary's throughput with OTLP export on against off");
     println!("  target: at most 10% lower with export on");
     let received = Arc::new(AtomicUsize::new(0));

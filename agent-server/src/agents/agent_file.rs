@@ -53,8 +53,11 @@ pub struct AgentFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BuiltinTool {
+    /// `calculator`.
     Calculator,
+    /// `weather`.
     Weather,
+    /// `get_time`.
     GetTime,
 }
 
@@ -76,7 +79,9 @@ struct InferenceSection {
 #[derive(Debug, Error)]
 #[error("agent file {}: {problem}", path.display())]
 pub struct AgentFileError {
+    /// The agent file.
     pub path: PathBuf,
+    /// What is wrong with it, with the line when known.
     pub problem: String,
 }
 

@@ -66,8 +66,11 @@ pub fn tutorial_agent(model: Arc<dyn Model>, clock: Clock, config: AgentConfig) 
 /// A validated tutorial payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TutorialRequest {
+    /// The user's prompt, inside the tutorial's template.
     pub prompt: String,
+    /// The payload's `user_id`.
     pub user_id: &'static str,
+    /// That user's name from the tutorial's table.
     pub user_name: &'static str,
 }
 

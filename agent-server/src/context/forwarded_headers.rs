@@ -6,17 +6,17 @@
 //! transport, proxy, cookie and AgentCore's own headers left out.
 
 /// Prefix of the custom headers AgentCore passes through to the agent.
-pub const CUSTOM_HEADER_PREFIX: &str = "x-amzn-bedrock-agentcore-runtime-custom-";
+pub(crate) const CUSTOM_HEADER_PREFIX: &str = "x-amzn-bedrock-agentcore-runtime-custom-";
 /// The workload access token header of AgentCore Identity; wins over `WorkloadAccessToken`.
-pub const WORKLOAD_ACCESS_TOKEN_HEADER: &str = "x-amz-bedrock-agentcore-identity-wat";
+pub(crate) const WORKLOAD_ACCESS_TOKEN_HEADER: &str = "x-amz-bedrock-agentcore-identity-wat";
 /// The older name of the workload access token header.
-pub const WORKLOAD_ACCESS_TOKEN_FALLBACK_HEADER: &str = "workloadaccesstoken";
+pub(crate) const WORKLOAD_ACCESS_TOKEN_FALLBACK_HEADER: &str = "workloadaccesstoken";
 /// The OAuth2 callback URL header of AgentCore Identity flows.
-pub const OAUTH2_CALLBACK_URL_HEADER: &str = "oauth2callbackurl";
+pub(crate) const OAUTH2_CALLBACK_URL_HEADER: &str = "oauth2callbackurl";
 
 /// The key under which a header is forwarded, or `None` if it is not: lower-case, as the
 /// reference's Starlette headers are, except `Authorization` under its canonical key.
-pub fn forwarded_header_key(name: &str) -> Option<String> {
+pub(crate) fn forwarded_header_key(name: &str) -> Option<String> {
     let lower = name.to_ascii_lowercase();
     if lower == "authorization" {
         return Some("Authorization".to_owned());

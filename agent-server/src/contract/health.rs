@@ -36,6 +36,7 @@ struct Inner {
 /// The `/ping` answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PingStatus {
+    /// The status.
     pub status: Status,
     /// Unix seconds of the last change of `status`.
     pub time_of_last_update: u64,
@@ -44,7 +45,9 @@ pub struct PingStatus {
 /// Health as AgentCore reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {
+    /// Idle: a new session may be placed here.
     Healthy,
+    /// Working: an invocation or tracked task runs.
     HealthyBusy,
 }
 

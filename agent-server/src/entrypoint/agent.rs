@@ -41,13 +41,16 @@ use crate::error::InvocationError;
 /// What an invocation asks of the agent: the prompt, in which session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRequest {
+    /// The session the turn works on, owner included.
     pub session: SessionKey,
+    /// The prompt for the model.
     pub prompt: String,
 }
 
 /// Reads an agent's payload. Errors are the client's (`InvalidPayload`, 400) and are answered
 /// before any session is touched.
 pub trait PayloadReader: Send + Sync + 'static {
+    /// The turn `payload` asks for, in `context`.
     fn read(
         &self,
         payload: &Value,

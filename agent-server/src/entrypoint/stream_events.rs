@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::error::InvocationError;
 
 /// The JSON value of one step of an invocation.
-pub fn event_value(event: &AgentEvent) -> Value {
+pub(crate) fn event_value(event: &AgentEvent) -> Value {
     match event {
         AgentEvent::TextDelta(text) => Value::String(text.clone()),
         AgentEvent::ToolUse(tool_use) => json!({ "tool_use": tool_use }),
@@ -23,7 +23,7 @@ pub fn event_value(event: &AgentEvent) -> Value {
 }
 
 /// The last event of a successful invocation; `text` equals the non-streaming answer.
-pub fn result_value(reply: &AgentReply) -> Value {
+pub(crate) fn result_value(reply: &AgentReply) -> Value {
     json!({ "result": {
         "text": reply.text,
         "stop_reason": reply.stop_reason,
@@ -32,7 +32,7 @@ pub fn result_value(reply: &AgentReply) -> Value {
 }
 
 /// The last event of a failed stream, as the reference runtime frames it.
-pub fn error_value(error: &InvocationError) -> Value {
+pub(crate) fn error_value(error: &InvocationError) -> Value {
     json!({
         "error": error.to_string(),
         "error_type": error.kind(),

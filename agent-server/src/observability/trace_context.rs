@@ -16,12 +16,12 @@ use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The baggage key of the runtime session id, copied onto every span as an attribute.
-pub const SESSION_ID_KEY: &str = "session.id";
+pub(crate) const SESSION_ID_KEY: &str = "session.id";
 /// The baggage key of the user, copied onto every span as an attribute.
-pub const END_USER_KEY: &str = "enduser.id";
+pub(crate) const END_USER_KEY: &str = "enduser.id";
 
 /// Reads trace context and baggage from headers.
-pub struct TraceContext {
+pub(crate) struct TraceContext {
     propagator: TextMapCompositePropagator,
 }
 
@@ -39,7 +39,7 @@ impl Default for TraceContext {
 impl TraceContext {
     /// Makes `span` a child of the caller's span, its baggage the caller's with the session
     /// id and, when known, the user.
-    pub fn continue_in(
+    pub(crate) fn continue_in(
         &self,
         span: &Span,
         headers: &HeaderMap,
@@ -54,7 +54,7 @@ impl TraceContext {
 /// Opens `span` as a child of the current span, adding the session and the user to the
 /// baggage it passes on: for spans that learn the user later than the request's span (the
 /// tutorial reads it from the payload). Nothing to do where nothing is traced.
-pub fn child_for_session(span: &Span, session_id: &str, user: Option<&str>) {
+pub(crate) fn child_for_session(span: &Span, session_id: &str, user: Option<&str>) {
     let parent = Span::current().context();
     if parent.has_active_span() {
         let _ = span.set_parent(with_session(&parent, session_id, user));
@@ -63,7 +63,7 @@ pub fn child_for_session(span: &Span, session_id: &str, user: Option<&str>) {
 
 /// Puts the span's trace and span ids in its `trace_id` and `span_id` fields, when it is traced,
 /// so log lines within it name them.
-pub fn record_ids(span: &Span) {
+pub(crate) fn record_ids(span: &Span) {
     let cx = span.context();
     let span_context = cx.span().span_context().clone();
     if span_context.is_valid() {

@@ -24,10 +24,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 /// Default time a client has to send a request head: new, or idle between requests.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Descriptors kept free for what the server opens itself (Bedrock, Redis, files, logs).
-pub const RESERVED_DESCRIPTORS: u64 = 256;
+pub(crate) const RESERVED_DESCRIPTORS: u64 = 256;
 
 /// How the server holds its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl EdgeConfig {
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open connections finish.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     config: EdgeConfig,

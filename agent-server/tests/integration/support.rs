@@ -2,7 +2,7 @@
 //! (through `agent_testkit::LocalServer`) with a client for it, a model that holds its calls,
 //! and reading what a response carries.
 
-pub mod otlp;
+pub(crate) mod otlp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,10 +19,10 @@ use agent_tools::Clock;
 use serde_json::{Value, json};
 
 /// The `agent-server` binary of this package, for `agent_testkit::ServerProcess`.
-pub const BINARY: &str = env!("CARGO_BIN_EXE_agent-server");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_agent-server");
 
 /// A running server; stops when dropped.
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     /// The store of a tutorial server.
@@ -34,7 +34,7 @@ pub struct TestServer {
 
 /// Agent limits for tests: quick retries, a 2 s model timeout, the model's plain (Converse)
 /// call; tests of streaming turn `model_streaming` on.
-pub fn test_agent_config() -> AgentConfig {
+pub(crate) fn test_agent_config() -> AgentConfig {
     AgentConfig {
         model_streaming: false,
         retry: RetryPolicy {
@@ -49,7 +49,7 @@ pub fn test_agent_config() -> AgentConfig {
 
 impl TestServer {
     /// Serves `app` on 127.0.0.1 at an ephemeral port.
-    pub async fn start(app: AgentCoreApp) -> Self {
+    pub(crate) async fn start(app: AgentCoreApp) -> Self {
         let server = LocalServer::start(app).await.unwrap();
         Self {
             address: server.address,
@@ -61,12 +61,12 @@ impl TestServer {
     }
 
     /// Serves the tutorial entrypoint on `model` with in-memory sessions of `sessions` limits.
-    pub async fn tutorial(model: Arc<dyn Model>, sessions: SessionConfig) -> Self {
+    pub(crate) async fn tutorial(model: Arc<dyn Model>, sessions: SessionConfig) -> Self {
         Self::tutorial_with(model, sessions, |app| app).await
     }
 
     /// As [`TestServer::tutorial`], with the app's limits set by `configure`.
-    pub async fn tutorial_with(
+    pub(crate) async fn tutorial_with(
         model: Arc<dyn Model>,
         sessions: SessionConfig,
         configure: impl FnOnce(AgentCoreApp) -> AgentCoreApp,
@@ -78,7 +78,7 @@ impl TestServer {
     }
 
     /// Serves the tutorial entrypoint on `model` with its sessions in `store`.
-    pub async fn tutorial_on(model: Arc<dyn Model>, store: Arc<dyn SessionStore>) -> Self {
+    pub(crate) async fn tutorial_on(model: Arc<dyn Model>, store: Arc<dyn SessionStore>) -> Self {
         Self::tutorial_app(model, store, |app| app).await
     }
 
@@ -95,7 +95,7 @@ impl TestServer {
     }
 
     /// The stored history of a tutorial session of `user_id`, if it exists.
-    pub async fn history(&self, session: &str, user_id: &str) -> Option<Conversation> {
+    pub(crate) async fn history(&self, session: &str, user_id: &str) -> Option<Conversation> {
         let key = SessionKey::new(
             SessionOwner::user(user_id),
             SessionId::parse(session).unwrap(),
@@ -105,16 +105,16 @@ impl TestServer {
     }
 
     /// Serves any entrypoint.
-    pub async fn entrypoint(entrypoint: impl Entrypoint) -> Self {
+    pub(crate) async fn entrypoint(entrypoint: impl Entrypoint) -> Self {
         Self::start(AgentCoreApp::new(entrypoint)).await
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
 
     /// POST /invocations with an optional session id and a JSON payload.
-    pub async fn invoke(&self, session: Option<&str>, payload: &Value) -> Reply {
+    pub(crate) async fn invoke(&self, session: Option<&str>, payload: &Value) -> Reply {
         let mut request = self.client.post(self.url("/invocations")).json(payload);
         if let Some(session) = session {
             request = request.header(SESSION_ID_HEADER, session);
@@ -123,7 +123,7 @@ impl TestServer {
     }
 
     /// The tutorial payload.
-    pub async fn ask(&self, session: &str, user_id: &str, prompt: &str) -> Reply {
+    pub(crate) async fn ask(&self, session: &str, user_id: &str, prompt: &str) -> Reply {
         self.invoke(
             Some(session),
             &json!({"prompt": prompt, "user_id": user_id}),
@@ -132,7 +132,12 @@ impl TestServer {
     }
 
     /// The tutorial payload, asking for server-sent events; the `data:` values, in order.
-    pub async fn ask_streaming(&self, session: &str, user_id: &str, prompt: &str) -> Vec<Value> {
+    pub(crate) async fn ask_streaming(
+        &self,
+        session: &str,
+        user_id: &str,
+        prompt: &str,
+    ) -> Vec<Value> {
         let response = self
             .client
             .post(self.url("/invocations"))
@@ -153,28 +158,28 @@ impl TestServer {
     }
 
     /// GET /ping's body.
-    pub async fn ping(&self) -> Value {
+    pub(crate) async fn ping(&self) -> Value {
         let response = self.client.get(self.url("/ping")).send().await.unwrap();
         response.json().await.unwrap()
     }
 
     /// GET /ping's status field.
-    pub async fn ping_status(&self) -> String {
+    pub(crate) async fn ping_status(&self) -> String {
         self.ping().await["status"].as_str().unwrap().to_owned()
     }
 
     /// Asks the server to stop: it closes its listener and finishes what is in flight.
-    pub fn request_stop(&mut self) {
+    pub(crate) fn request_stop(&mut self) {
         self.server.request_stop();
     }
 
     /// True once `serve` has returned, which is when a real process would exit.
-    pub fn has_stopped(&self) -> bool {
+    pub(crate) fn has_stopped(&self) -> bool {
         self.server.has_stopped()
     }
 
     /// Asks the server to stop and waits until it has.
-    pub async fn shut_down(self) {
+    pub(crate) async fn shut_down(self) {
         self.server.shut_down().await.unwrap();
     }
 }
@@ -182,13 +187,13 @@ impl TestServer {
 /// A model that holds every call until released, and says when a call has arrived: lets tests
 /// act while invocations are provably in flight, without guessing with sleeps.
 #[derive(Clone)]
-pub struct GatedModel {
+pub(crate) struct GatedModel {
     arrived: Arc<tokio::sync::Semaphore>,
     release: Arc<tokio::sync::Semaphore>,
 }
 
 impl GatedModel {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             arrived: Arc::new(tokio::sync::Semaphore::new(0)),
             release: Arc::new(tokio::sync::Semaphore::new(0)),
@@ -196,7 +201,7 @@ impl GatedModel {
     }
 
     /// Waits until `calls` model calls are being held (10 s at most, then panics).
-    pub async fn wait_for_calls(&self, calls: u32) {
+    pub(crate) async fn wait_for_calls(&self, calls: u32) {
         let arrived =
             tokio::time::timeout(Duration::from_secs(10), self.arrived.acquire_many(calls))
                 .await
@@ -206,12 +211,12 @@ impl GatedModel {
     }
 
     /// Calls that arrived and were not yet waited for with [`GatedModel::wait_for_calls`].
-    pub fn unclaimed_calls(&self) -> usize {
+    pub(crate) fn unclaimed_calls(&self) -> usize {
         self.arrived.available_permits()
     }
 
     /// Lets `calls` held model calls answer.
-    pub fn release(&self, calls: usize) {
+    pub(crate) fn release(&self, calls: usize) {
         self.release.add_permits(calls);
     }
 }
@@ -234,7 +239,7 @@ impl agent_core::Model for GatedModel {
 }
 
 /// The JSON values of the `data:` lines of a server-sent event stream.
-pub fn sse_values(body: &str) -> Vec<Value> {
+pub(crate) fn sse_values(body: &str) -> Vec<Value> {
     body.split("\n\n")
         .filter_map(|event| event.lines().find_map(|line| line.strip_prefix("data: ")))
         .map(|data| serde_json::from_str(data).unwrap())
@@ -243,14 +248,14 @@ pub fn sse_values(body: &str) -> Vec<Value> {
 
 /// A response, read whole.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub bytes: Vec<u8>,
 }
 
 impl Reply {
-    pub async fn from(response: reqwest::Response) -> Self {
+    pub(crate) async fn from(response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap().to_vec();
@@ -261,7 +266,7 @@ impl Reply {
         }
     }
 
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.bytes).unwrap_or_else(|error| {
             panic!(
                 "not JSON ({error}): {}",
@@ -270,18 +275,18 @@ impl Reply {
         })
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.json()
             .as_str()
             .map(str::to_owned)
             .unwrap_or_else(|| panic!("not a JSON string: {}", self.json()))
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
-    pub fn session_id(&self) -> Option<&str> {
+    pub(crate) fn session_id(&self) -> Option<&str> {
         self.header("x-amzn-bedrock-agentcore-runtime-session-id")
     }
 }

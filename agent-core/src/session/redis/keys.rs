@@ -31,7 +31,7 @@ pub(super) struct SessionKeys {
 
 impl SessionKeys {
     /// The keys of `key` under `prefix`.
-    pub fn new(prefix: &str, key: &SessionKey) -> Self {
+    pub(super) fn new(prefix: &str, key: &SessionKey) -> Self {
         let owner = match &key.owner {
             SessionOwner::Anonymous => "anon".to_owned(),
             SessionOwner::User(id) => format!("user={}", utf8_percent_encode(id, ESCAPED)),
@@ -48,7 +48,7 @@ impl SessionKeys {
     }
 
     /// The keys in the order every script takes them.
-    pub fn all(&self) -> [&str; 3] {
+    pub(super) fn all(&self) -> [&str; 3] {
         [&self.session, &self.history, &self.lease]
     }
 }

@@ -43,7 +43,7 @@ pub(super) enum LeaseRefusal {
 impl Lease {
     /// Takes the lease of `keys`, asking again with bounded backoff until `deadline`, and
     /// reads the session in the same round trip: its fields, or why they cannot be read.
-    pub async fn acquire(
+    pub(super) async fn acquire(
         link: &Arc<Link>,
         keys: &SessionKeys,
         deadline: Instant,
@@ -89,22 +89,22 @@ impl Lease {
     }
 
     /// The fencing token the commit script checks.
-    pub fn token(&self) -> &str {
+    pub(super) fn token(&self) -> &str {
         &self.token
     }
 
     /// True once a renewal found the lease gone or taken.
-    pub fn is_lost(&self) -> bool {
+    pub(super) fn is_lost(&self) -> bool {
         self.lost.load(Ordering::Relaxed)
     }
 
     /// Records that a commit released the lease, so dropping it sends nothing.
-    pub fn committed(mut self) {
+    pub(super) fn committed(mut self) {
         self.held = false;
     }
 
     /// Gives the lease back now, so the session's next turn need not wait for it.
-    pub async fn release(mut self) {
+    pub(super) async fn release(mut self) {
         self.held = false;
         self.renewal.abort();
         release(

@@ -32,7 +32,7 @@ pub(super) struct QueuePlace {
 impl LocalQueue {
     /// Joins the line of `key`, unless `max_waiting` already wait in it behind its head: then
     /// `Err` with how many wait.
-    pub fn join(
+    pub(super) fn join(
         self: &Arc<Self>,
         key: &SessionKey,
         max_waiting: usize,
@@ -55,7 +55,7 @@ impl LocalQueue {
     }
 
     /// Members of the line of `key` behind its head.
-    pub fn waiting(&self, key: &SessionKey) -> usize {
+    pub(super) fn waiting(&self, key: &SessionKey) -> usize {
         self.lock()
             .get(key)
             .map_or(0, |line| line.members.saturating_sub(1))
@@ -70,7 +70,7 @@ impl LocalQueue {
 
 impl QueuePlace {
     /// Waits until every earlier member of the line has left; the guard keeps the head.
-    pub async fn reach_head(&self) -> OwnedMutexGuard<()> {
+    pub(super) async fn reach_head(&self) -> OwnedMutexGuard<()> {
         self.head.clone().lock_owned().await
     }
 }

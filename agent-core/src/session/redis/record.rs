@@ -32,7 +32,7 @@ pub(super) struct StoredSession {
 
 impl StoredSession {
     /// Reads a record; `Ok(None)` when the session does not exist.
-    pub fn decode(raw: RawRecord) -> Result<Option<Self>, String> {
+    pub(super) fn decode(raw: RawRecord) -> Result<Option<Self>, String> {
         let (format, created_ms) = match (raw.format, raw.created_ms) {
             (None, None) if raw.messages.is_empty() => return Ok(None),
             (Some(format), Some(created_ms)) => (format, created_ms),
@@ -66,7 +66,7 @@ impl StoredSession {
 impl RawRecord {
     /// What the read script returned: the record, or why a key cannot be read (a key of another
     /// type). An unexpected reply is an error of the store, not of the session.
-    pub fn from_reply(reply: redis::Value) -> Result<Result<Self, String>, SessionError> {
+    pub(super) fn from_reply(reply: redis::Value) -> Result<Result<Self, String>, SessionError> {
         use redis::Value;
         let unexpected = |reply: &dyn std::fmt::Debug| SessionError::Unavailable {
             cause: format!("unexpected reply from a session script: {reply:?}"),

@@ -23,7 +23,7 @@ use agent_server::{DEFAULT_MAX_BODY_BYTES, EdgeConfig};
 /// AWS_ENDPOINT_URL_BEDROCK_RUNTIME); `--replay` answers from recordings with no AWS account.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "agent-server", version)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     /// Address to bind.
     #[arg(long, env = "AGENT_SERVER_HOST", default_value = "0.0.0.0")]
     pub host: String,
@@ -128,7 +128,7 @@ pub struct ServerConfig {
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
@@ -139,7 +139,7 @@ fn parse_clock(text: &str) -> Result<Clock, String> {
 
 impl ServerConfig {
     /// The agent's limits and policies.
-    pub fn agent_config(&self) -> AgentConfig {
+    pub(crate) fn agent_config(&self) -> AgentConfig {
         AgentConfig {
             max_cycles: self.max_cycles,
             window: SlidingWindow {
@@ -158,7 +158,7 @@ impl ServerConfig {
     }
 
     /// The session store's lifetimes and limits.
-    pub fn session_config(&self) -> SessionConfig {
+    pub(crate) fn session_config(&self) -> SessionConfig {
         SessionConfig {
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             max_lifetime: Duration::from_secs(self.max_lifetime_secs),
@@ -170,7 +170,7 @@ impl ServerConfig {
 
     /// The session store chosen by `--session-store`. Redis is connected lazily, so the server
     /// starts (and answers 503 for invocations) while Redis is down.
-    pub fn session_store(&self) -> Result<Arc<dyn SessionStore>, InvalidRedisUrl> {
+    pub(crate) fn session_store(&self) -> Result<Arc<dyn SessionStore>, InvalidRedisUrl> {
         let sessions = self.session_config();
         if self.session_store == "memory" {
             return Ok(Arc::new(MemorySessionStore::new(sessions)));
@@ -185,7 +185,7 @@ impl ServerConfig {
     }
 
     /// How connections are held, given the process's descriptor limit.
-    pub fn edge_config(&self, descriptor_limit: u64) -> EdgeConfig {
+    pub(crate) fn edge_config(&self, descriptor_limit: u64) -> EdgeConfig {
         EdgeConfig {
             header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
             max_connections: self
@@ -195,12 +195,12 @@ impl ServerConfig {
     }
 
     /// The clock get_time reads.
-    pub fn clock(&self) -> Clock {
+    pub(crate) fn clock(&self) -> Clock {
         self.fixed_time.unwrap_or_default()
     }
 
     /// The model chosen: recordings when `--replay` is given, else Bedrock's `model_id`.
-    pub async fn model(&self, model_id: &str) -> Result<Arc<dyn Model>, LoadError> {
+    pub(crate) async fn model(&self, model_id: &str) -> Result<Arc<dyn Model>, LoadError> {
         if self.replay.is_empty() {
             return Ok(Arc::new(BedrockModel::from_env(model_id).await));
         }

@@ -30,13 +30,13 @@ struct Received {
 
 /// A running receiver; stops with the test's runtime.
 #[derive(Clone)]
-pub struct OtlpReceiver {
+pub(crate) struct OtlpReceiver {
     pub address: SocketAddr,
     received: Arc<Mutex<Received>>,
 }
 
 impl OtlpReceiver {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let received = Arc::new(Mutex::new(Received::default()));
         let router = Router::new()
             .route("/v1/traces", post(traces))
@@ -49,7 +49,7 @@ impl OtlpReceiver {
     }
 
     /// A receiver of traces over gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`).
-    pub async fn start_grpc() -> Self {
+    pub(crate) async fn start_grpc() -> Self {
         let received = Arc::new(Mutex::new(Received::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -63,19 +63,19 @@ impl OtlpReceiver {
     }
 
     /// The endpoint to give exporters (`OTEL_EXPORTER_OTLP_ENDPOINT`).
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.address)
     }
 
-    pub fn spans(&self) -> Vec<Span> {
+    pub(crate) fn spans(&self) -> Vec<Span> {
         self.received.lock().unwrap().spans.clone()
     }
 
-    pub fn service_names(&self) -> Vec<String> {
+    pub(crate) fn service_names(&self) -> Vec<String> {
         self.received.lock().unwrap().service_names.clone()
     }
 
-    pub fn metric_names(&self) -> Vec<String> {
+    pub(crate) fn metric_names(&self) -> Vec<String> {
         self.received.lock().unwrap().metric_names.clone()
     }
 }
@@ -128,7 +128,7 @@ async fn metrics(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> V
 }
 
 /// A string, integer, float or boolean attribute as text.
-pub fn attribute(
+pub(crate) fn attribute(
     attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
     key: &str,
 ) -> Option<String> {
