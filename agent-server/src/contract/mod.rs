@@ -27,6 +27,7 @@ use tokio::sync::Semaphore;
 
 use self::health::Health;
 use self::invocation::{Pipeline, RouteState};
+use self::layers::StageLayer;
 use crate::entrypoint::Entrypoint;
 use crate::observability::trace_context::TraceContext;
 use crate::serving::edge::EdgeConfig;
@@ -150,12 +151,12 @@ impl AgentCoreApp {
     /// The invocation pipeline both routes share, outermost layer first.
     fn pipeline(&self) -> Pipeline {
         let pipeline = tower::ServiceBuilder::new()
-            .layer(layers::ObserveLayer::new(self.trace_context.clone()))
-            .layer(layers::CatchPanicLayer)
-            .layer(layers::AdmitLayer::new(
+            .layer(StageLayer(layers::Observe::new(self.trace_context.clone())))
+            .layer(StageLayer(layers::CatchPanic))
+            .layer(StageLayer(layers::Admit::new(
                 self.in_flight.clone(),
                 self.health.clone(),
-            ))
+            )))
             .service(invocation::Run::new(self.entrypoint.clone()));
         Pipeline::new(pipeline)
     }

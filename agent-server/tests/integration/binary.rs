@@ -90,16 +90,7 @@ async fn the_standard_aws_endpoint_override_reaches_a_local_bedrock() {
 
 #[tokio::test]
 async fn json_logs_have_the_reference_fields_and_no_secrets() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
-    let server = ServerProcess::start(
-        BINARY,
-        &[
-            "--log-format",
-            "json",
-            "--replay",
-            fixtures.to_str().unwrap(),
-        ],
-    );
+    let server = json_logging_replay();
     let record: Value = serde_json::from_str(&server.startup_line).unwrap();
     assert_eq!(record["message"], "agent-server listening");
     assert_eq!(record["level"], "INFO");
@@ -142,16 +133,10 @@ async fn json_logs_have_the_reference_fields_and_no_secrets() {
     }
 }
 
-/// The log is written by a thread of its own: under load none of it is dropped, and what is
-/// still queued when the process stops is written out before it exits.
-#[tokio::test]
-async fn a_websocket_invocation_is_logged_like_a_post() {
-    use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
+/// The binary answering from the tutorial's recordings, logging JSON lines.
+fn json_logging_replay() -> ServerProcess {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
-    let server = ServerProcess::start(
+    ServerProcess::start(
         BINARY,
         &[
             "--log-format",
@@ -159,7 +144,17 @@ async fn a_websocket_invocation_is_logged_like_a_post() {
             "--replay",
             fixtures.to_str().unwrap(),
         ],
-    );
+    )
+}
+
+/// A `/ws` message is an invocation like a POST: it gets its own `invocation finished` line.
+#[tokio::test]
+async fn a_websocket_invocation_is_logged_like_a_post() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = json_logging_replay();
     let mut request = format!("ws://{}/ws", server.address)
         .into_client_request()
         .unwrap();
@@ -187,6 +182,8 @@ async fn a_websocket_invocation_is_logged_like_a_post() {
     assert_eq!(finished["logger"], "agent_server::invocation");
 }
 
+/// The log is written by a thread of its own: under load none of it is dropped, and what is
+/// still queued when the process stops is written out before it exits.
 #[tokio::test]
 async fn every_log_line_is_written_by_the_time_the_process_exits() {
     const INVOCATIONS: usize = 200;

@@ -3,9 +3,7 @@
 //! than a reset connection; whatever else a route runs is covered by tower-http's layer.
 
 use std::any::Any;
-use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
-use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
@@ -13,6 +11,8 @@ use futures::future::BoxFuture;
 use tower_http::catch_panic::CatchPanicLayer as HttpCatchPanicLayer;
 
 use crate::contract::invocation::{Answer, Invocation};
+
+use super::stage::{Next, Stage};
 use crate::error::InvocationError;
 
 /// tower-http's catch-panic layer answering with the contract's JSON 500.
@@ -37,45 +37,20 @@ fn panicked(panic: &(dyn Any + Send)) -> InvocationError {
 
 /// Catches a panic of the rest of the pipeline into a 500 answer.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct CatchPanicLayer;
+pub(crate) struct CatchPanic;
 
-impl<S> tower::Layer<S> for CatchPanicLayer {
-    type Service = CatchPanic<S>;
-
-    fn layer(&self, inner: S) -> CatchPanic<S> {
-        CatchPanic { inner }
-    }
-}
-
-/// The service [`CatchPanicLayer`] makes.
-#[derive(Clone)]
-pub(crate) struct CatchPanic<S> {
-    inner: S,
-}
-
-impl<S> tower::Service<Invocation> for CatchPanic<S>
-where
-    S: tower::Service<Invocation, Response = Answer, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = Answer;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Answer, Infallible>>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, invocation: Invocation) -> Self::Future {
-        let answer = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(invocation)));
-        Box::pin(async move {
+impl Stage for CatchPanic {
+    fn run(&self, invocation: Invocation, next: Next) -> BoxFuture<'static, Answer> {
+        let answer = std::panic::catch_unwind(AssertUnwindSafe(|| next(invocation)));
+        async move {
             match answer {
-                Ok(answer) => match AssertUnwindSafe(answer).catch_unwind().await {
-                    Ok(answer) => answer,
-                    Err(panic) => Ok(Err(panicked(panic.as_ref()))),
-                },
-                Err(panic) => Ok(Err(panicked(panic.as_ref()))),
+                Ok(answer) => AssertUnwindSafe(answer)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| Err(panicked(panic.as_ref()))),
+                Err(panic) => Err(panicked(panic.as_ref())),
             }
-        })
+        }
+        .boxed()
     }
 }

@@ -5,13 +5,12 @@
 //! `agentcore.invocations` by status and `agentcore.invocation.duration` (to the start of the
 //! response, for a stream).
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use agent_core::telemetry::METRICS_TARGET;
 use axum::http::StatusCode;
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use tracing::Instrument;
 
@@ -19,88 +18,24 @@ use crate::contract::invocation::{Answer, Invocation};
 use crate::entrypoint::Output;
 use crate::observability::trace_context::{TraceContext, record_ids};
 
+use super::stage::{Next, Stage};
+
 /// The target (the JSON log's `logger`) of every invocation's own lines, named for what they are
 /// rather than for the file that writes them, so filters and queries outlive the code's layout.
 pub(crate) const LOG_TARGET: &str = "agent_server::invocation";
 
 /// Observes each invocation through the rest of the pipeline.
 #[derive(Clone)]
-pub(crate) struct ObserveLayer {
+pub(crate) struct Observe {
     trace_context: Option<Arc<TraceContext>>,
 }
 
-impl ObserveLayer {
+impl Observe {
     /// With a trace context, callers' traces are continued; without, no trace header is read.
     pub(crate) fn new(trace_context: Option<Arc<TraceContext>>) -> Self {
         Self { trace_context }
     }
-}
 
-impl<S> tower::Layer<S> for ObserveLayer {
-    type Service = Observe<S>;
-
-    fn layer(&self, inner: S) -> Observe<S> {
-        Observe {
-            inner,
-            trace_context: self.trace_context.clone(),
-        }
-    }
-}
-
-/// The service [`ObserveLayer`] makes.
-#[derive(Clone)]
-pub(crate) struct Observe<S> {
-    inner: S,
-    trace_context: Option<Arc<TraceContext>>,
-}
-
-impl<S> tower::Service<Invocation> for Observe<S>
-where
-    S: tower::Service<Invocation, Response = Answer, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = Answer;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Answer, Infallible>>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, invocation: Invocation) -> Self::Future {
-        let started = Instant::now();
-        let span = self.span(&invocation);
-        let answer = self.inner.call(invocation).instrument(span.clone());
-        Box::pin(async move {
-            let Ok(answer) = answer.await;
-            let status = status_of(&answer);
-            span.record("http.response.status_code", status.as_u16());
-            if status.is_server_error() {
-                span.record("otel.status_code", "ERROR");
-            }
-            span.in_scope(|| {
-                if let Err(error) = &answer {
-                    tracing::warn!(
-                        target: LOG_TARGET,
-                        %error,
-                        error_type = error.kind(),
-                        "invocation failed"
-                    );
-                }
-                tracing::info!(
-                    target: LOG_TARGET,
-                    status = status.as_u16(),
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "invocation finished"
-                )
-            });
-            report_invocation(status, started);
-            Ok(answer)
-        })
-    }
-}
-
-impl<S> Observe<S> {
     fn span(&self, invocation: &Invocation) -> tracing::Span {
         let context = &invocation.context;
         let span = tracing::info_span!(
@@ -125,6 +60,41 @@ impl<S> Observe<S> {
             record_ids(&span);
         }
         span
+    }
+}
+
+impl Stage for Observe {
+    fn run(&self, invocation: Invocation, next: Next) -> BoxFuture<'static, Answer> {
+        let started = Instant::now();
+        let span = self.span(&invocation);
+        let answer = next(invocation).instrument(span.clone());
+        async move {
+            let answer = answer.await;
+            let status = status_of(&answer);
+            span.record("http.response.status_code", status.as_u16());
+            if status.is_server_error() {
+                span.record("otel.status_code", "ERROR");
+            }
+            span.in_scope(|| {
+                if let Err(error) = &answer {
+                    tracing::warn!(
+                        target: LOG_TARGET,
+                        %error,
+                        error_type = error.kind(),
+                        "invocation failed"
+                    );
+                }
+                tracing::info!(
+                    target: LOG_TARGET,
+                    status = status.as_u16(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "invocation finished"
+                )
+            });
+            report_invocation(status, started);
+            answer
+        }
+        .boxed()
     }
 }
 
