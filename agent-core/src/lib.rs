@@ -25,6 +25,7 @@ mod conversation;
 mod message;
 mod model;
 pub mod replay;
+mod request;
 pub mod session;
 mod tool;
 
@@ -46,4 +47,5 @@ pub use model::{
     ConverseRequest, InferenceConfig, Model, ModelError, ModelEvent, ModelEvents, ModelResponse,
     StopReason, Usage,
 };
-pub use tool::{RegistryError, Tool, ToolError, ToolOutput, ToolRegistry, ToolSpec};
+pub use request::RequestInfo;
+pub use tool::{RegistryError, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry, ToolSpec};

@@ -29,8 +29,8 @@ use crate::model::{
     ConverseRequest, InferenceConfig, Model, ModelError, ModelEvent, ModelResponse, StopReason,
     Usage,
 };
-use crate::session::SessionTurn;
-use crate::tool::{RegistryError, Tool, ToolRegistry};
+use crate::session::{SessionState, SessionTurn};
+use crate::tool::{RegistryError, SharedState, Tool, ToolRegistry, TurnScope};
 
 use self::config::AgentConfig;
 use self::error::AgentError;
@@ -156,52 +156,88 @@ impl Agent {
     }
 
     /// Answers `prompt` in a session's turn; commit the turn to keep the exchange.
+    ///
+    /// The turn's tools get their context from it — the session, the request it serves
+    /// ([`SessionTurn::set_request`]) and the session's state, which the turn keeps only if the
+    /// invocation succeeds.
     pub async fn invoke_in(
         &self,
         turn: &mut SessionTurn,
         prompt: &str,
     ) -> Result<AgentReply, AgentError> {
-        self.invoke(turn.conversation_mut(), prompt).await
+        self.invoke_streaming_in(turn, prompt, &mut NoEvents).await
     }
 
     /// As [`Agent::invoke`], reporting each step to `events` as it happens: the same loop,
     /// window and rollback, so both forms leave the same history for the same model answers. A
     /// sink whose reader has gone stops the invocation with [`AgentError::Disconnected`].
+    ///
+    /// Outside a session, tools see no session and a state of the invocation's own.
     pub async fn invoke_streaming(
         &self,
         conversation: &mut Conversation,
         prompt: &str,
         events: &mut dyn AgentEvents,
     ) -> Result<AgentReply, AgentError> {
-        if prompt.trim().is_empty() {
-            return Err(AgentError::InvalidInput("the prompt is empty".into()));
-        }
-        let transaction = Transaction::begin(conversation);
-        transaction.conversation.push(Message::user(prompt));
-        let limit = self.config.invocation_timeout;
-        let reply = tokio::time::timeout(limit, self.run_cycles(transaction.conversation, events))
+        let state = SharedState::new(SessionState::default());
+        let scope = TurnScope::new(None, Arc::default(), state);
+        self.run_invocation(conversation, prompt, events, &scope)
             .await
-            .map_err(|_| AgentError::InvocationTimeout(limit))??;
-        transaction.commit();
-        self.config.window.apply(conversation);
-        Ok(reply)
     }
 
-    /// As [`Agent::invoke_streaming`], in a session's turn.
+    /// As [`Agent::invoke_streaming`], in a session's turn, as [`Agent::invoke_in`] runs it.
     pub async fn invoke_streaming_in(
         &self,
         turn: &mut SessionTurn,
         prompt: &str,
         events: &mut dyn AgentEvents,
     ) -> Result<AgentReply, AgentError> {
-        self.invoke_streaming(turn.conversation_mut(), prompt, events)
+        let key = turn.key().clone();
+        let request = turn.request().clone();
+        let (conversation, state) = turn.parts_mut();
+        // The tools work on a copy; the turn's own state changes only once the invocation has
+        // succeeded, so a failure, a timeout or a dropped future leaves it as it was.
+        let shared = SharedState::new(state.clone());
+        let scope = TurnScope::new(Some(key), request, shared.clone());
+        let reply = self
+            .run_invocation(conversation, prompt, events, &scope)
+            .await?;
+        *state = shared.snapshot();
+        Ok(reply)
+    }
+
+    /// The invocation itself: its prompt, the cycles within the deadline, the window; all of it
+    /// undone on failure. Tools waiting on cancellation are told if it ends any other way than
+    /// by succeeding.
+    async fn run_invocation(
+        &self,
+        conversation: &mut Conversation,
+        prompt: &str,
+        events: &mut dyn AgentEvents,
+        scope: &TurnScope,
+    ) -> Result<AgentReply, AgentError> {
+        if prompt.trim().is_empty() {
+            return Err(AgentError::InvalidInput("the prompt is empty".into()));
+        }
+        let cancel_unless_done = scope.cancellation().clone().drop_guard();
+        let transaction = Transaction::begin(conversation);
+        transaction.conversation.push(Message::user(prompt));
+        let limit = self.config.invocation_timeout;
+        let cycles = self.run_cycles(transaction.conversation, events, scope);
+        let reply = tokio::time::timeout(limit, cycles)
             .await
+            .map_err(|_| AgentError::InvocationTimeout(limit))??;
+        transaction.commit();
+        self.config.window.apply(conversation);
+        cancel_unless_done.disarm();
+        Ok(reply)
     }
 
     async fn run_cycles(
         &self,
         conversation: &mut Conversation,
         events: &mut dyn AgentEvents,
+        scope: &TurnScope,
     ) -> Result<AgentReply, AgentError> {
         let mut usage = Usage::default();
         // The invocation's own prompt; everything before it may be trimmed once on overflow.
@@ -224,8 +260,12 @@ impl Agent {
                     for tool_use in &tool_uses {
                         send(events, AgentEvent::ToolUse(tool_use.clone())).await?;
                     }
-                    let results =
-                        join_all(tool_uses.iter().map(|tool_use| self.run_tool(tool_use))).await;
+                    let results = join_all(
+                        tool_uses
+                            .iter()
+                            .map(|tool_use| self.run_tool(tool_use, scope)),
+                    )
+                    .await;
                     for (tool_use, result) in tool_uses.iter().zip(&results) {
                         let name = tool_use.name.clone();
                         let result = result.clone();
@@ -269,11 +309,16 @@ impl Agent {
         })
     }
 
-    /// One tool call, in its span.
-    async fn run_tool(&self, tool_use: &ToolUse) -> ToolResult {
+    /// One tool call, in its span and its context.
+    async fn run_tool(&self, tool_use: &ToolUse, scope: &TurnScope) -> ToolResult {
         let record_content = self.config.record_content;
         let span = telemetry::tool_span(tool_use, record_content);
-        let result = self.tools.run(tool_use).instrument(span.clone()).await;
+        let context = scope.for_call(tool_use.tool_use_id.clone());
+        let result = self
+            .tools
+            .run(tool_use, &context)
+            .instrument(span.clone())
+            .await;
         telemetry::record_tool(&span, &result, record_content);
         result
     }

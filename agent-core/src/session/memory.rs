@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::conversation::{Checkpoint, Conversation};
 use crate::session::{
-    SessionClaim, SessionConfig, SessionError, SessionKey, SessionStore, SessionTurn,
+    SessionClaim, SessionConfig, SessionError, SessionKey, SessionState, SessionStore, SessionTurn,
 };
 
 /// Handle to the sessions of one process; cheap to clone.
@@ -53,8 +53,14 @@ struct State {
     deadlines: BTreeSet<(Instant, SessionKey)>,
 }
 
+/// What a session holds: its history and its state, behind one lock.
+struct Stored {
+    conversation: Conversation,
+    state: SessionState,
+}
+
 struct Entry {
-    history: Arc<tokio::sync::Mutex<Conversation>>,
+    history: Arc<tokio::sync::Mutex<Stored>>,
     created: Instant,
     deadline: Instant,
     /// Turns holding or waiting for the session.
@@ -128,13 +134,19 @@ impl SessionStore for MemorySessionStore {
                 waited_secs: max_wait.as_secs(),
                 retry_after_secs: BUSY_RETRY_AFTER_SECS,
             })?;
-        let checkpoint = guard.checkpoint();
-        Ok(SessionTurn::new(Box::new(MemoryClaim {
-            guard,
-            checkpoint,
-            committed: false,
-            presence,
-        })))
+        let checkpoint = guard.conversation.checkpoint();
+        // What to put back if the turn is not committed; an empty state costs nothing to keep.
+        let state_before = guard.state.clone();
+        Ok(SessionTurn::new(
+            key.clone(),
+            Box::new(MemoryClaim {
+                guard,
+                checkpoint,
+                state_before,
+                committed: false,
+                presence,
+            }),
+        ))
     }
 
     async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError> {
@@ -147,8 +159,22 @@ impl SessionStore for MemorySessionStore {
                 _ => return Ok(None),
             }
         };
-        let conversation = history.lock().await.clone();
+        let conversation = history.lock().await.conversation.clone();
         Ok(Some(conversation))
+    }
+
+    async fn state(&self, key: &SessionKey) -> Result<Option<SessionState>, SessionError> {
+        let history = {
+            let state = self.shared.lock(key);
+            match state.sessions.get(key) {
+                Some(entry) if entry.committed && !entry.has_ended(Instant::now()) => {
+                    entry.history.clone()
+                }
+                _ => return Ok(None),
+            }
+        };
+        let state = history.lock().await.state.clone();
+        Ok(Some(state))
     }
 
     fn live_sessions(&self) -> Option<usize> {
@@ -166,11 +192,13 @@ impl SessionStore for MemorySessionStore {
 /// What a client told to retry a busy session waits, in seconds.
 const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
-/// A turn's hold: the history's lock, where it stood, and its count in the session's claims.
-/// The turn works on the stored history in place; unless committed, it is rolled back.
+/// A turn's hold: the session's lock, where its history stood and what its state was, and its
+/// count in the session's claims. The turn works on the stored session in place; unless
+/// committed, it is rolled back.
 struct MemoryClaim {
-    guard: OwnedMutexGuard<Conversation>,
+    guard: OwnedMutexGuard<Stored>,
     checkpoint: Checkpoint,
+    state_before: SessionState,
     committed: bool,
     presence: Presence,
 }
@@ -178,15 +206,20 @@ struct MemoryClaim {
 #[async_trait]
 impl SessionClaim for MemoryClaim {
     fn conversation(&self) -> &Conversation {
-        &self.guard
+        &self.guard.conversation
     }
 
-    fn conversation_mut(&mut self) -> &mut Conversation {
-        &mut self.guard
+    fn state(&self) -> &SessionState {
+        &self.guard.state
+    }
+
+    fn parts_mut(&mut self) -> (&mut Conversation, &mut SessionState) {
+        let stored = &mut *self.guard;
+        (&mut stored.conversation, &mut stored.state)
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), SessionError> {
-        self.guard.keep();
+        self.guard.conversation.keep();
         self.committed = true;
         self.presence.committed = true;
         Ok(())
@@ -197,7 +230,8 @@ impl Drop for MemoryClaim {
     fn drop(&mut self) {
         if !self.committed {
             let checkpoint = self.checkpoint;
-            self.guard.rollback(checkpoint);
+            self.guard.conversation.rollback(checkpoint);
+            self.guard.state = std::mem::take(&mut self.state_before);
         }
     }
 }
@@ -237,10 +271,7 @@ impl Shared {
     }
 
     /// Counts a claim on `key`, creating the session if it does not exist or has ended.
-    fn enter(
-        &self,
-        key: &SessionKey,
-    ) -> Result<Arc<tokio::sync::Mutex<Conversation>>, SessionError> {
+    fn enter(&self, key: &SessionKey) -> Result<Arc<tokio::sync::Mutex<Stored>>, SessionError> {
         let now = Instant::now();
         let mut state = self.lock(key);
         let State {
@@ -288,7 +319,10 @@ impl Shared {
                 retry_after_secs,
             });
         }
-        let history = Arc::new(tokio::sync::Mutex::new(Conversation::new()));
+        let history = Arc::new(tokio::sync::Mutex::new(Stored {
+            conversation: Conversation::new(),
+            state: SessionState::new(self.config.max_state_bytes),
+        }));
         sessions.insert(
             key.clone(),
             Entry {
@@ -496,7 +530,7 @@ mod tests {
         let before = store.history(&key("w")).await.unwrap().unwrap();
         let mut turn = store.checkout(&key("w")).await.unwrap();
         turn.push(Message::user("four"));
-        crate::SlidingWindow { max_messages: 1 }.apply(turn.conversation_mut());
+        crate::SlidingWindow { max_messages: 1 }.apply(turn.parts_mut().0);
         assert_eq!(turn.conversation().messages(), [Message::user("four")]);
         drop(turn);
         assert_eq!(store.history(&key("w")).await.unwrap().unwrap(), before);

@@ -2,6 +2,7 @@
 //!
 //! - `id`: the runtime session id and the owner a session belongs to;
 //! - `store`: the [`SessionStore`] seam and the guarantees every backend keeps;
+//! - `state`: the application state a session keeps beside its conversation ([`SessionState`]);
 //! - `memory`: the embedded default, one process's memory ([`MemorySessionStore`]);
 //! - `redis` (feature `redis`): sessions that outlive the process and span replicas
 //!   (`RedisSessionStore`).
@@ -12,10 +13,12 @@ mod id;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod state;
 mod store;
 
 pub use id::{InvalidSessionId, MAX_SESSION_ID_CHARS, SessionId, SessionKey, SessionOwner};
 pub use memory::MemorySessionStore;
 #[cfg(feature = "redis")]
 pub use redis::{InvalidRedisUrl, RedisOptions, RedisSessionStore};
+pub use state::{DEFAULT_MAX_STATE_BYTES, SessionState, StateError};
 pub use store::{SessionClaim, SessionConfig, SessionError, SessionStore, SessionTurn};

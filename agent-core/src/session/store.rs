@@ -7,6 +7,7 @@
 //! and rolls it back to a checkpoint if the turn is not committed; Redis works on what it loaded
 //! and writes it back in the commit.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +15,8 @@ use thiserror::Error;
 
 use crate::conversation::Conversation;
 use crate::message::Message;
-use crate::session::SessionKey;
+use crate::request::RequestInfo;
+use crate::session::{DEFAULT_MAX_STATE_BYTES, SessionKey, SessionState};
 
 /// Where sessions live. One handle is shared by every request; no caller knows the backend.
 ///
@@ -25,8 +27,8 @@ use crate::session::SessionKey;
 /// - a turn waits at most [`SessionConfig::max_wait`] for its session, then fails with
 ///   [`SessionError::Busy`]; and while [`SessionConfig::max_waiting`] turns already wait for it
 ///   (in this process), a further one fails at once with [`SessionError::QueueFull`];
-/// - the stored history changes only when a turn commits; a turn dropped without committing
-///   leaves it as it was;
+/// - the stored history and state change only when a turn commits, together; a turn dropped
+///   without committing leaves both as they were;
 /// - a session ends [`SessionConfig::idle_timeout`] after its last turn or
 ///   [`SessionConfig::max_lifetime`] after its first commit, and its key then starts afresh.
 #[async_trait]
@@ -39,6 +41,10 @@ pub trait SessionStore: Send + Sync + 'static {
     /// that key. For inspection — an invocation uses [`SessionStore::checkout`].
     async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError>;
 
+    /// The stored state of `key`, read without taking a turn; `None` when no live session has
+    /// that key. For inspection, as [`SessionStore::history`].
+    async fn state(&self, key: &SessionKey) -> Result<Option<SessionState>, SessionError>;
+
     /// Where the sessions are kept, for the start-up log; never contains a secret.
     fn describe(&self) -> String;
 
@@ -49,18 +55,40 @@ pub trait SessionStore: Send + Sync + 'static {
     }
 }
 
-/// One invocation's exclusive hold on a session: its history, committed or undone as a whole.
+/// One invocation's exclusive hold on a session: its history and its state, committed or undone
+/// as a whole.
 ///
 /// The history can only grow here — [`SessionTurn::push`], or an agent's
 /// [`crate::Agent::invoke_in`] — so a backend can always undo the turn.
 pub struct SessionTurn {
+    key: SessionKey,
+    request: Arc<RequestInfo>,
     claim: Box<dyn SessionClaim>,
 }
 
 impl SessionTurn {
-    /// A turn held by a backend's `claim`.
-    pub fn new(claim: Box<dyn SessionClaim>) -> Self {
-        Self { claim }
+    /// A turn on the session `key`, held by a backend's `claim`.
+    pub fn new(key: SessionKey, claim: Box<dyn SessionClaim>) -> Self {
+        Self {
+            key,
+            request: Arc::default(),
+            claim,
+        }
+    }
+
+    /// The session this turn holds.
+    pub fn key(&self) -> &SessionKey {
+        &self.key
+    }
+
+    /// Names the request this turn serves, so that the agent's tools learn it.
+    pub fn set_request(&mut self, request: RequestInfo) {
+        self.request = Arc::new(request);
+    }
+
+    /// The request this turn serves, as [`SessionTurn::set_request`] named it.
+    pub fn request(&self) -> &Arc<RequestInfo> {
+        &self.request
     }
 
     /// The history as loaded, with whatever this turn added so far.
@@ -70,12 +98,22 @@ impl SessionTurn {
 
     /// Appends a message to the history.
     pub fn push(&mut self, message: Message) {
-        self.claim.conversation_mut().push(message);
+        self.claim.parts_mut().0.push(message);
     }
 
-    /// The history, for the agent loop.
-    pub(crate) fn conversation_mut(&mut self) -> &mut Conversation {
-        self.claim.conversation_mut()
+    /// The session's state as loaded, with whatever this turn changed so far.
+    pub fn state(&self) -> &SessionState {
+        self.claim.state()
+    }
+
+    /// The session's state, to change; stored only if the turn commits.
+    pub fn state_mut(&mut self) -> &mut SessionState {
+        self.claim.parts_mut().1
+    }
+
+    /// The history and the state at once, for the agent loop.
+    pub(crate) fn parts_mut(&mut self) -> (&mut Conversation, &mut SessionState) {
+        self.claim.parts_mut()
     }
 
     /// Stores the history as it now stands and ends the turn.
@@ -98,11 +136,14 @@ pub trait SessionClaim: Send + Sync {
     /// The history of the turn.
     fn conversation(&self) -> &Conversation;
 
-    /// The history of the turn, to append to.
-    fn conversation_mut(&mut self) -> &mut Conversation;
+    /// The state of the turn.
+    fn state(&self) -> &SessionState;
 
-    /// Replaces the stored history with the turn's — only if this claim still holds the
-    /// session — and releases it.
+    /// The history, to append to, and the state, to change.
+    fn parts_mut(&mut self) -> (&mut Conversation, &mut SessionState);
+
+    /// Replaces the stored history and state with the turn's — only if this claim still holds
+    /// the session — and releases it.
     async fn commit(self: Box<Self>) -> Result<(), SessionError>;
 
     /// Releases the session without storing anything; by default, by dropping the claim.
@@ -123,11 +164,14 @@ pub struct SessionConfig {
     /// Invocations that may wait for one session at once (in this process), beside the one it
     /// serves; a client cannot pile up unbounded work on a session.
     pub max_waiting: usize,
+    /// The cap on a session's state, in bytes of its JSON text.
+    pub max_state_bytes: usize,
 }
 
 impl Default for SessionConfig {
     /// AgentCore Runtime's lifetimes (15 minutes idle, 8 hours in all), 100,000 sessions, and
-    /// two minutes of waiting for a busy session, 32 invocations waiting for one at most.
+    /// two minutes of waiting for a busy session, 32 invocations waiting for one at most, 64 KiB
+    /// of state.
     fn default() -> Self {
         Self {
             idle_timeout: Duration::from_secs(15 * 60),
@@ -135,6 +179,7 @@ impl Default for SessionConfig {
             max_sessions: 100_000,
             max_wait: Duration::from_secs(120),
             max_waiting: 32,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
         }
     }
 }

@@ -7,3 +7,4 @@ mod agent_streaming;
 mod bedrock_stream;
 #[cfg(feature = "bedrock")]
 mod bedrock_wire;
+mod session_state;

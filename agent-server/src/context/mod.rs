@@ -10,6 +10,7 @@ pub use headers::{REQUEST_ID_HEADER, SESSION_ID_HEADER, USER_ID_HEADER};
 use std::collections::BTreeMap;
 use std::fmt;
 
+use agent_core::RequestInfo;
 use agent_core::session::{SessionId, SessionKey, SessionOwner};
 
 /// The runtime context handed to an entrypoint with each payload.
@@ -57,6 +58,16 @@ impl RuntimeContext {
             None => SessionOwner::Anonymous,
         };
         SessionKey::new(owner, self.session_id.clone())
+    }
+
+    /// What the agent's tools learn of this request (its id, the forwarded headers, the
+    /// workload access token): give it to the turn with `SessionTurn::set_request`.
+    pub fn request_info(&self) -> RequestInfo {
+        RequestInfo {
+            request_id: self.request_id.clone(),
+            headers: self.request_headers.clone(),
+            workload_access_token: self.workload_access_token.clone(),
+        }
     }
 }
 

@@ -142,7 +142,8 @@ impl<R: PayloadReader> AgentEntrypoint<R> {
         context: &RuntimeContext,
     ) -> Result<(SessionTurn, AgentRequest), InvocationError> {
         let request = self.reader.read(payload, context)?;
-        let turn = self.sessions.checkout(&request.session).await?;
+        let mut turn = self.sessions.checkout(&request.session).await?;
+        turn.set_request(context.request_info());
         Ok((turn, request))
     }
 }

@@ -3,23 +3,98 @@
 //! server-sent events and others one JSON answer), every prompt carrying
 //! its session's canary token. Every model request of a session must hold only that session's
 //! canaries, and each session's final history must equal what running its prompts, in the
-//! order they were served, through the agent alone would produce. The property holds for both
-//! session stores: in memory, and in a real Redis.
+//! order they were served, through the agent alone would produce. Every tool call sees its own
+//! invocation's context — session, owner, request id — and its own session's state, never
+//! another's. The property holds for both session stores: in memory, and in a real Redis.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{TestServer, test_agent_config};
+use crate::support::{TestServer, sse_values, test_agent_config};
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
-use agent_core::session::{MemorySessionStore, SessionConfig, SessionId, SessionStore};
-use agent_core::{Conversation, Message};
-use agent_server::tutorial::{personalised_prompt, tutorial_agent};
+use agent_core::session::{
+    MemorySessionStore, SessionConfig, SessionId, SessionOwner, SessionStore,
+};
+use agent_core::{
+    Agent, Conversation, Message, Tool, ToolContext, ToolError, ToolOutput, ToolSpec,
+};
+use agent_server::tutorial::{SYSTEM_PROMPT, TutorialPayload, personalised_prompt};
+use agent_server::{AgentEntrypoint, REQUEST_ID_HEADER, SESSION_ID_HEADER};
 use agent_testkit::RedisServer;
-use agent_tools::Clock;
+use agent_tools::{Clock, tutorial_tools};
+use async_trait::async_trait;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// What one `whoami` call saw: the canary the model gave it, and what the runtime told it.
+#[derive(Debug, Clone)]
+struct Sighting {
+    canary: String,
+    session: Option<String>,
+    owner: Option<SessionOwner>,
+    request_id: String,
+    /// The canaries in the session's state once this call added its own.
+    state: Vec<String>,
+}
+
+/// A tool that reports its context: it adds its canary to the session state and notes all it
+/// saw. Its answer is constant, so histories stay those of a run alone.
+#[derive(Default)]
+struct WhoAmI {
+    sightings: Mutex<Vec<Sighting>>,
+}
+
+#[async_trait]
+impl Tool for WhoAmI {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "whoami".into(),
+            description: "reports the session it runs in".into(),
+            input_schema: json!({"type": "object", "properties": {"canary": {"type": "string"}}}),
+        }
+    }
+
+    async fn call_in(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
+        let canary = input["canary"].as_str().unwrap_or_default().to_owned();
+        let state = context.update_state(|state| {
+            let mut seen: Vec<String> = state
+                .get("canaries")
+                .and_then(|seen| serde_json::from_value(seen.clone()).ok())
+                .unwrap_or_default();
+            seen.push(canary.clone());
+            state.set("canaries", &seen).map(|()| seen)
+        })?;
+        self.sightings.lock().unwrap().push(Sighting {
+            canary,
+            session: context.session_id().map(ToString::to_string),
+            owner: context.owner().cloned(),
+            request_id: context.request_id().to_owned(),
+            state,
+        });
+        Ok(ToolOutput::text("noted"))
+    }
+}
+
+/// The tutorial's agent with `whoami` beside its tools.
+fn agent(model: &ScriptedModel, whoami: Arc<WhoAmI>) -> Agent {
+    tutorial_tools(Clock::Local)
+        .into_iter()
+        .chain([whoami as Arc<dyn Tool>])
+        .fold(
+            Agent::builder(Arc::new(model.clone())).system_prompt(SYSTEM_PROMPT),
+            |builder, tool| builder.tool(tool).unwrap(),
+        )
+        .config(test_agent_config())
+        .name("tutorial")
+        .build()
+}
+
+/// The request id a client sends for step `step` of session `session`.
+fn request_id(session: usize, step: usize) -> String {
+    format!("req-s{session}-p{step}")
+}
 
 /// The canary tokens in a text.
 fn canaries(text: &str) -> BTreeSet<String> {
@@ -48,11 +123,22 @@ fn model() -> ScriptedModel {
             )));
         }
         if last.text().contains("calc") {
-            return Ok(tool_use_response(&[(
-                &format!("tool-{count}"),
-                "calculator",
-                json!({ "expression": format!("{count}+1") }),
-            )]));
+            let canary = canaries(&last.text())
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            return Ok(tool_use_response(&[
+                (
+                    &format!("tool-{count}"),
+                    "calculator",
+                    json!({ "expression": format!("{count}+1") }),
+                ),
+                (
+                    &format!("who-{count}"),
+                    "whoami",
+                    json!({ "canary": canary }),
+                ),
+            ]));
         }
         Ok(text_response(&format!(
             "{count} messages: {}",
@@ -103,7 +189,13 @@ async fn run_case(
     store: Arc<dyn SessionStore>,
 ) -> Result<(), TestCaseError> {
     let model = model();
-    let server = Arc::new(TestServer::tutorial_on(Arc::new(model.clone()), store).await);
+    let whoami = Arc::new(WhoAmI::default());
+    let entrypoint = AgentEntrypoint::with_reader(
+        agent(&model, whoami.clone()),
+        store.clone(),
+        TutorialPayload,
+    );
+    let server = Arc::new(TestServer::agent_on(entrypoint, store).await);
     let ids: Vec<String> = (0..plans.len())
         .map(|n| format!("iso-{n}-{}", uuid::Uuid::new_v4()))
         .collect();
@@ -122,18 +214,23 @@ async fn run_case(
                     .filter(|(step, _)| step % plan.clients == client);
                 for (step, calc) in mine {
                     let (user, prompt) = (plan.user_id.to_string(), prompt(session, step, *calc));
+                    let mut request = server
+                        .client
+                        .post(server.url("/invocations"))
+                        .header(SESSION_ID_HEADER, &id)
+                        .header(REQUEST_ID_HEADER, request_id(session, step))
+                        .json(&json!({"prompt": prompt, "user_id": user}));
                     if plan.streaming {
-                        let events = server.ask_streaming(&id, &user, &prompt).await;
+                        request = request.header("accept", "text/event-stream");
+                    }
+                    let response = request.send().await.unwrap();
+                    let status = response.status().as_u16();
+                    let body = response.text().await.unwrap();
+                    assert_eq!(status, 200, "{body}");
+                    if plan.streaming {
+                        let events = sse_values(&body);
                         let answer = &events.last().expect("a last event")["result"]["text"];
                         assert!(answer.is_string(), "{events:?}");
-                    } else {
-                        let reply = server.ask(&id, &user, &prompt).await;
-                        assert_eq!(
-                            reply.status,
-                            200,
-                            "{:?}",
-                            String::from_utf8_lossy(&reply.bytes)
-                        );
                     }
                     tokio::time::sleep(Duration::from_micros(plan.pause_us)).await;
                 }
@@ -162,8 +259,48 @@ async fn run_case(
         }
     }
 
+    // Every tool call saw its own invocation's context and its own session's state.
+    for sighting in whoami.sightings.lock().unwrap().iter() {
+        let (session, step) = sighting
+            .canary
+            .strip_prefix("canary-s")
+            .and_then(|rest| rest.split_once("-p"))
+            .map(|(session, step)| {
+                (
+                    session.parse::<usize>().unwrap(),
+                    step.parse::<usize>().unwrap(),
+                )
+            })
+            .expect("a canary names its session and step");
+        let user = plans[session].user_id.to_string();
+        prop_assert_eq!(sighting.session.as_deref(), Some(ids[session].as_str()));
+        prop_assert_eq!(sighting.owner.clone(), Some(SessionOwner::user(&user)));
+        prop_assert_eq!(&sighting.request_id, &request_id(session, step));
+        let own_prefix = format!("canary-s{session}-");
+        for canary in &sighting.state {
+            prop_assert!(
+                canary.starts_with(&own_prefix),
+                "{} in session {}'s state",
+                canary,
+                session
+            );
+        }
+    }
+    for (session, plan) in plans.iter().enumerate() {
+        let key = agent_core::session::SessionKey::new(
+            SessionOwner::user(&plan.user_id.to_string()),
+            SessionId::parse(&ids[session]).unwrap(),
+        );
+        let stored = server.sessions.as_ref().unwrap().state(&key).await.unwrap();
+        let noted = stored
+            .and_then(|state| state.get("canaries").cloned())
+            .map(|noted| serde_json::from_value::<Vec<String>>(noted).unwrap())
+            .unwrap_or_default();
+        prop_assert_eq!(noted.len(), plan.steps.iter().filter(|calc| **calc).count());
+    }
+
     // Each history equals a sequential run, alone, of the same prompts in the served order.
-    let alone = tutorial_agent(Arc::new(model.clone()), Clock::Local, test_agent_config());
+    let alone = agent(&model, Arc::new(WhoAmI::default()));
     for (session, plan) in plans.iter().enumerate() {
         let id = SessionId::parse(&ids[session]).unwrap();
         let served = server

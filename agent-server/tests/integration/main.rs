@@ -15,5 +15,7 @@ mod faults;
 mod isolation;
 mod redis_sessions;
 mod runtime;
+mod session_state;
 mod streaming;
 mod telemetry;
+mod visit_counter;

@@ -94,6 +94,16 @@ impl TestServer {
         server
     }
 
+    /// Serves `entrypoint`, whose sessions are in `store`.
+    pub(crate) async fn agent_on(
+        entrypoint: impl Entrypoint,
+        store: Arc<dyn SessionStore>,
+    ) -> Self {
+        let mut server = Self::start(AgentCoreApp::new(entrypoint)).await;
+        server.sessions = Some(store);
+        server
+    }
+
     /// The stored history of a tutorial session of `user_id`, if it exists.
     pub(crate) async fn history(&self, session: &str, user_id: &str) -> Option<Conversation> {
         let key = SessionKey::new(

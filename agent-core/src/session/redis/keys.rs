@@ -21,7 +21,7 @@ const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
 /// The three keys of one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct SessionKeys {
-    /// A hash: `format` and `created_ms`.
+    /// A hash: `format`, `created_ms` and `state`.
     pub session: String,
     /// A list: the messages, oldest first, each in Bedrock Converse's wire form.
     pub history: String,

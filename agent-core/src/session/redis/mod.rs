@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use crate::conversation::{Checkpoint, Conversation};
 use crate::session::{
-    SessionClaim, SessionConfig, SessionError, SessionKey, SessionStore, SessionTurn,
+    SessionClaim, SessionConfig, SessionError, SessionKey, SessionState, SessionStore, SessionTurn,
 };
 use keys::SessionKeys;
 use lease::{Lease, LeaseRefusal};
@@ -187,14 +187,24 @@ impl SessionStore for RedisSessionStore {
                 return Err(error);
             }
         };
-        let (created_ms, mut conversation) = match stored {
-            Some(stored) => (Some(stored.created_ms), stored.conversation),
-            None => (None, Conversation::new()),
+        let max_state_bytes = self.link.sessions.max_state_bytes;
+        let (created_ms, mut conversation, state) = match stored {
+            Some(stored) => (
+                Some(stored.created_ms),
+                stored.conversation,
+                SessionState::from_values(stored.state, max_state_bytes),
+            ),
+            None => (
+                None,
+                Conversation::new(),
+                SessionState::new(max_state_bytes),
+            ),
         };
         let loaded_len = conversation.len();
         let loaded = conversation.checkpoint();
         let claim = RedisClaim {
             conversation,
+            state,
             loaded,
             loaded_len,
             link: self.link.clone(),
@@ -205,13 +215,20 @@ impl SessionStore for RedisSessionStore {
             _head: head,
             _place: place,
         };
-        Ok(SessionTurn::new(Box::new(claim)))
+        Ok(SessionTurn::new(key.clone(), Box::new(claim)))
     }
 
     async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError> {
         let keys = SessionKeys::new(&self.link.options.key_prefix, key);
         let stored = self.read(key, &keys).await?;
         Ok(stored.map(|stored| stored.conversation))
+    }
+
+    async fn state(&self, key: &SessionKey) -> Result<Option<SessionState>, SessionError> {
+        let keys = SessionKeys::new(&self.link.options.key_prefix, key);
+        let stored = self.read(key, &keys).await?;
+        let max_state_bytes = self.link.sessions.max_state_bytes;
+        Ok(stored.map(|stored| SessionState::from_values(stored.state, max_state_bytes)))
     }
 
     fn describe(&self) -> String {
@@ -226,6 +243,7 @@ impl SessionStore for RedisSessionStore {
 /// of the local line.
 struct RedisClaim {
     conversation: Conversation,
+    state: SessionState,
     /// Where the history stood when read, so the commit sends only what changed.
     loaded: Checkpoint,
     /// The stored list's length when read; the commit refuses to apply to any other.
@@ -246,8 +264,12 @@ impl SessionClaim for RedisClaim {
         &self.conversation
     }
 
-    fn conversation_mut(&mut self) -> &mut Conversation {
-        &mut self.conversation
+    fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    fn parts_mut(&mut self) -> (&mut Conversation, &mut SessionState) {
+        (&mut self.conversation, &mut self.state)
     }
 
     async fn commit(self: Box<Self>) -> Result<(), SessionError> {
@@ -269,6 +291,11 @@ impl SessionClaim for RedisClaim {
             .arg(sessions.max_lifetime.as_millis() as u64)
             .arg(self.loaded_len)
             .arg(trimmed)
+            .arg(if self.state.is_empty() {
+                String::new()
+            } else {
+                self.state.to_json()
+            })
             .arg(encode_messages(appended));
         let stored = self
             .link

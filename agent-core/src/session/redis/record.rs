@@ -1,4 +1,5 @@
-//! A session as Redis holds it: a hash of `format` and `created_ms`, and a list of messages.
+//! A session as Redis holds it: a hash of `format`, `created_ms` and `state` (the session state
+//! as one JSON object, absent when empty), and a list of messages.
 //!
 //! Each message is one list element in Bedrock Converse's wire form — the form recordings and
 //! replay already use — so an operator can read a history with `LRANGE`, and a turn is stored by
@@ -10,14 +11,18 @@ use crate::conversation::Conversation;
 use crate::message::Message;
 use crate::session::SessionError;
 
-/// The format this server writes and reads.
-pub(super) const FORMAT_VERSION: &str = "1";
+/// The format this server writes: 2 added the session state.
+pub(super) const FORMAT_VERSION: &str = "2";
+/// The formats this server reads: 1 is a session stored before the state existed, read with an
+/// empty state.
+const READABLE_FORMATS: [&str; 2] = ["1", "2"];
 
 /// A session's fields as Redis returned them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct RawRecord {
     pub format: Option<String>,
     pub created_ms: Option<String>,
+    pub state: Option<String>,
     /// The list's elements, oldest first; empty when the list does not exist.
     pub messages: Vec<Vec<u8>>,
 }
@@ -28,6 +33,8 @@ pub(super) struct StoredSession {
     /// When the session's first turn committed, in Redis server time (ms since the epoch).
     pub created_ms: i64,
     pub conversation: Conversation,
+    /// The state's values; empty for a format 1 session.
+    pub state: serde_json::Map<String, serde_json::Value>,
 }
 
 impl StoredSession {
@@ -38,11 +45,16 @@ impl StoredSession {
             (Some(format), Some(created_ms)) => (format, created_ms),
             _ => return Err("the record is incomplete".to_owned()),
         };
-        if format != FORMAT_VERSION {
+        if !READABLE_FORMATS.contains(&format.as_str()) {
             return Err(format!(
-                "format version {format:?} is unknown to this server, which reads {FORMAT_VERSION:?}"
+                "format version {format:?} is unknown to this server, which reads {READABLE_FORMATS:?}"
             ));
         }
+        let state = match raw.state {
+            None => serde_json::Map::new(),
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|error| format!("the state is not a JSON object: {error}"))?,
+        };
         let created_ms = created_ms
             .parse()
             .map_err(|_| format!("created_ms {created_ms:?} is not a number"))?;
@@ -59,6 +71,7 @@ impl StoredSession {
         Ok(Some(Self {
             created_ms,
             conversation: Conversation::from(messages),
+            state,
         }))
     }
 }
@@ -79,9 +92,10 @@ impl RawRecord {
             redis::from_redis_value_ref(value).map_err(|_| unexpected(value))
         };
         match items.as_slice() {
-            [Value::Int(1), format, created_ms, messages] => Ok(Ok(Self {
+            [Value::Int(1), format, created_ms, state, messages] => Ok(Ok(Self {
                 format: text(format)?,
                 created_ms: text(created_ms)?,
+                state: text(state)?,
                 messages: redis::from_redis_value_ref(messages)
                     .map_err(|_| unexpected(messages))?,
             })),
@@ -111,8 +125,30 @@ mod tests {
         RawRecord {
             format: Some(format.to_owned()),
             created_ms: Some(created_ms.to_owned()),
+            state: None,
             messages,
         }
+    }
+
+    #[test]
+    fn a_session_stored_before_the_state_reads_with_an_empty_state() {
+        let messages = encode_messages(&[Message::user("2+5?")]);
+        let stored = StoredSession::decode(record("1", "1", messages.clone()))
+            .unwrap()
+            .unwrap();
+        assert!(stored.state.is_empty());
+        let with_state = RawRecord {
+            state: Some(r#"{"visits":2}"#.to_owned()),
+            ..record("2", "1", messages)
+        };
+        let stored = StoredSession::decode(with_state).unwrap().unwrap();
+        assert_eq!(stored.state["visits"], 2);
+        let broken = RawRecord {
+            state: Some("[1]".to_owned()),
+            ..record("2", "1", vec![])
+        };
+        let error = StoredSession::decode(broken).unwrap_err();
+        assert!(error.contains("the state is not a JSON object"), "{error}");
     }
 
     #[test]
@@ -134,7 +170,7 @@ mod tests {
     fn absent_is_none_and_anything_unreadable_is_an_error() {
         assert_eq!(StoredSession::decode(RawRecord::default()), Ok(None));
         let cases = [
-            (record("2", "1", vec![]), "format version \"2\""),
+            (record("3", "1", vec![]), "format version \"3\""),
             (record("1", "soon", vec![]), "created_ms"),
             (
                 record("1", "1", vec![b"{\"role\": ".to_vec()]),

@@ -13,14 +13,14 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Reads the session: `{1, format, created_ms, {messages…}}`, or `{2, error}` when a key holds
-/// a value of another type.
+/// Reads the session: `{1, format, created_ms, state, {messages…}}`, or `{2, error}` when a key
+/// holds a value of another type.
 const READ: &str = r"
-local meta = redis.pcall('HMGET', KEYS[1], 'format', 'created_ms')
+local meta = redis.pcall('HMGET', KEYS[1], 'format', 'created_ms', 'state')
 if meta.err then return {2, meta.err} end
 local messages = redis.pcall('LRANGE', KEYS[2], 0, -1)
 if messages.err then return {2, messages.err} end
-return {1, meta[1], meta[2], messages}
+return {1, meta[1], meta[2], meta[3], messages}
 ";
 
 /// Keeps the session's keys alive for at least ARGV[2] ms (a lease TTL).
@@ -71,10 +71,10 @@ pub(super) static RENEW: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// Stores a turn and releases the lease, if the lease is still ours: drops the `trim` oldest
-/// messages the window left behind and appends the turn's messages.
+/// messages the window left behind, appends the turn's messages and sets the session's state.
 ///
 /// ARGV: token, format, created_ms (empty for a new session), idle ms, lifetime ms, the length
-/// the history had when read, trim, then the new messages. Returns 1 when stored, 0 when the
+/// the history had when read, trim, the state's JSON (empty for none), then the new messages. Returns 1 when stored, 0 when the
 /// lease was not ours, 2 when the history's length is not what the turn read (the key was
 /// evicted or edited under the lease): nothing is written then.
 pub(super) static COMMIT: LazyLock<Script> = LazyLock::new(|| {
@@ -87,10 +87,11 @@ local now = now_ms()
 local created = tonumber(ARGV[3]) or now
 local trim = tonumber(ARGV[7])
 if trim > 0 then redis.call('LTRIM', KEYS[2], trim, -1) end
-for i = 8, #ARGV, 100 do
+for i = 9, #ARGV, 100 do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 99, #ARGV)))
 end
 redis.call('HSET', KEYS[1], 'format', ARGV[2], 'created_ms', created)
+if ARGV[8] == '' then redis.call('HDEL', KEYS[1], 'state') else redis.call('HSET', KEYS[1], 'state', ARGV[8]) end
 expire(now, created, tonumber(ARGV[4]), tonumber(ARGV[5]))
 return 1
 "

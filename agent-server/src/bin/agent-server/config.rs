@@ -8,7 +8,8 @@ use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
 use agent_core::replay::{LoadError, RecordingSet, ReplayModel};
 use agent_core::session::InvalidRedisUrl;
 use agent_core::session::{
-    MemorySessionStore, RedisOptions, RedisSessionStore, SessionConfig, SessionStore,
+    DEFAULT_MAX_STATE_BYTES, MemorySessionStore, RedisOptions, RedisSessionStore, SessionConfig,
+    SessionStore,
 };
 use agent_core::{AgentConfig, Model, RetryPolicy, SlidingWindow};
 use agent_tools::Clock;
@@ -73,6 +74,9 @@ pub(crate) struct ServerConfig {
     /// Invocations that may wait for one session at once; beyond: 429.
     #[arg(long, env = "AGENT_SERVER_SESSION_MAX_WAITING", default_value_t = 32)]
     pub session_max_waiting: usize,
+    /// Largest session state, in bytes of JSON; a write past it fails, naming the cap.
+    #[arg(long, env = "AGENT_SERVER_SESSION_MAX_STATE_BYTES", default_value_t = DEFAULT_MAX_STATE_BYTES)]
+    pub session_max_state_bytes: usize,
     /// Live sessions held at once by the in-memory store (Redis holds none in the process).
     #[arg(long, env = "AGENT_SERVER_MAX_SESSIONS", default_value_t = 100_000)]
     pub max_sessions: usize,
@@ -165,6 +169,7 @@ impl ServerConfig {
             max_sessions: self.max_sessions,
             max_wait: Duration::from_secs(self.session_wait_secs),
             max_waiting: self.session_max_waiting,
+            max_state_bytes: self.session_max_state_bytes,
         }
     }
 

@@ -100,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         max_sessions = sessions.max_sessions,
         session_max_waiting = sessions.max_waiting,
         session_wait_secs = sessions.max_wait.as_secs(),
+        session_max_state_bytes = sessions.max_state_bytes,
         idle_timeout_secs = sessions.idle_timeout.as_secs(),
         max_lifetime_secs = sessions.max_lifetime.as_secs(),
         model_timeout_secs = agent_config.model_timeout.as_secs(),

@@ -1,9 +1,17 @@
 //! Tools the model may call, and the registry that runs them safely.
 //!
-//! A tool's definition (name, description, JSON input schema) travels with its call.
-//! The registry is the one place that turns anything a tool use can go wrong with — an unknown
-//! name, input that fails the schema, an error, even a panic — into an error *result* for the
-//! model, so a confused model never fails an invocation.
+//! A tool's definition (name, description, JSON input schema) travels with its call, and each
+//! call gets its [`ToolContext`] from the runtime (`context`). The registry is the one place that
+//! turns anything a tool use can go wrong with — an unknown name, input that fails the schema,
+//! an error, even a panic — into an error *result* for the model, so a confused model never
+//! fails an invocation; a panicking call's writes to the session state are undone.
+
+mod context;
+mod shared_state;
+
+pub use self::context::ToolContext;
+pub(crate) use self::context::TurnScope;
+pub(crate) use self::shared_state::SharedState;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -18,6 +26,7 @@ use thiserror::Error;
 use crate::message::{
     EMPTY_TOOL_OUTPUT_PLACEHOLDER, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
 };
+use crate::session::StateError;
 
 /// What the model is told about a tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,13 +41,29 @@ pub struct ToolSpec {
 }
 
 /// A capability the agent offers the model.
+///
+/// Implement [`Tool::call`] for a tool that needs only its input, or [`Tool::call_in`] for one
+/// that needs its session — the user, the request, the session's state. The agent always calls
+/// `call_in`, which by default calls `call`.
 #[async_trait]
 pub trait Tool: Send + Sync {
     /// Name, description and input schema.
     fn spec(&self) -> ToolSpec;
 
     /// Runs the tool on input that already satisfies the schema.
-    async fn call(&self, input: Value) -> Result<ToolOutput, ToolError>;
+    async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
+        let _ = input;
+        Err(ToolError::new(format!(
+            "tool `{}` runs only with its context",
+            self.spec().name
+        )))
+    }
+
+    /// Runs the tool on input that already satisfies the schema, in its call's context.
+    async fn call_in(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
+        let _ = context;
+        self.call(input).await
+    }
 }
 
 /// What a tool returns on success.
@@ -61,6 +86,12 @@ impl ToolError {
     /// An error with a message for the model.
     pub fn new(message: impl Into<String>) -> Self {
         Self(message.into())
+    }
+}
+
+impl From<StateError> for ToolError {
+    fn from(error: StateError) -> Self {
+        Self(error.to_string())
     }
 }
 
@@ -121,8 +152,8 @@ impl ToolRegistry {
         &self.specs
     }
 
-    /// Runs one tool use; whatever happens, the model gets a result for it.
-    pub async fn run(&self, tool_use: &ToolUse) -> ToolResult {
+    /// Runs one tool use in `context`; whatever happens, the model gets a result for it.
+    pub async fn run(&self, tool_use: &ToolUse, context: &ToolContext) -> ToolResult {
         let id = tool_use.tool_use_id.clone();
         let Some(registered) = self.tools.get(&tool_use.name) else {
             let known: Vec<&str> = self.specs.iter().map(|spec| spec.name.as_str()).collect();
@@ -150,7 +181,7 @@ impl ToolRegistry {
                 ),
             );
         }
-        let call = registered.tool.call(tool_use.input.clone());
+        let call = registered.tool.call_in(tool_use.input.clone(), context);
         match AssertUnwindSafe(call).catch_unwind().await {
             Ok(Ok(ToolOutput(content))) => ToolResult {
                 tool_use_id: id,
@@ -159,6 +190,7 @@ impl ToolRegistry {
             },
             Ok(Err(error)) => ToolResult::error(id, format!("Error: {error}")),
             Err(_panic) => {
+                context.undo_writes();
                 tracing::error!(tool = %tool_use.name, "tool panicked");
                 ToolResult::error(id, format!("Tool `{}` failed unexpectedly.", tool_use.name))
             }
@@ -226,27 +258,41 @@ mod tests {
 
     #[tokio::test]
     async fn runs_a_known_tool() {
-        let result = registry().run(&use_of("echo", json!({"text": "hi"}))).await;
+        let result = registry()
+            .run(
+                &use_of("echo", json!({"text": "hi"})),
+                &ToolContext::detached("t"),
+            )
+            .await;
         assert_eq!(result, ToolResult::success("id-1", "hi"));
     }
 
     #[tokio::test]
     async fn unknown_tool_is_an_error_result_naming_the_known_ones() {
-        let result = registry().run(&use_of("nope", json!({}))).await;
+        let result = registry()
+            .run(&use_of("nope", json!({})), &ToolContext::detached("t"))
+            .await;
         assert_eq!(result.status, ToolResultStatus::Error);
         assert_eq!(result.text(), "Unknown tool `nope`. Available tools: echo.");
     }
 
     #[tokio::test]
     async fn input_failing_the_schema_is_an_error_result() {
-        let result = registry().run(&use_of("echo", json!({"text": 5}))).await;
+        let result = registry()
+            .run(
+                &use_of("echo", json!({"text": 5})),
+                &ToolContext::detached("t"),
+            )
+            .await;
         assert_eq!(result.status, ToolResultStatus::Error);
         assert!(
             result.text().starts_with("Invalid input for tool `echo`"),
             "{}",
             result.text()
         );
-        let missing = registry().run(&use_of("echo", json!({}))).await;
+        let missing = registry()
+            .run(&use_of("echo", json!({})), &ToolContext::detached("t"))
+            .await;
         assert!(
             missing.text().contains("\"text\" is a required property"),
             "{}",
@@ -257,11 +303,17 @@ mod tests {
     #[tokio::test]
     async fn tool_errors_and_panics_become_error_results() {
         let failed = registry()
-            .run(&use_of("echo", json!({"text": "fail"})))
+            .run(
+                &use_of("echo", json!({"text": "fail"})),
+                &ToolContext::detached("t"),
+            )
             .await;
         assert_eq!(failed, ToolResult::error("id-1", "Error: asked to fail"));
         let panicked = registry()
-            .run(&use_of("echo", json!({"text": "panic"})))
+            .run(
+                &use_of("echo", json!({"text": "panic"})),
+                &ToolContext::detached("t"),
+            )
             .await;
         assert_eq!(
             panicked,
@@ -272,7 +324,9 @@ mod tests {
     #[tokio::test]
     async fn empty_output_is_replaced_by_a_placeholder_bedrock_accepts() {
         for input in [json!({"text": ""}), json!({"text": "nothing"})] {
-            let result = registry().run(&use_of("echo", input)).await;
+            let result = registry()
+                .run(&use_of("echo", input), &ToolContext::detached("t"))
+                .await;
             assert_eq!(
                 result,
                 ToolResult::success("id-1", EMPTY_TOOL_OUTPUT_PLACEHOLDER)
