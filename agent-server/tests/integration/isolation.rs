@@ -5,7 +5,8 @@
 //! canaries, and each session's final history must equal what running its prompts, in the
 //! order they were served, through the agent alone would produce. Every tool call sees its own
 //! invocation's context — session, owner, request id — and its own session's state, never
-//! another's. The property holds for both session stores: in memory, and in a real Redis.
+//! another's. The property holds for both session stores: in memory, and in a real Redis — one
+//! server, and a cluster.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use agent_core::{
 };
 use agent_server::tutorial::{SYSTEM_PROMPT, TutorialPayload, personalised_prompt};
 use agent_server::{AgentEntrypoint, REQUEST_ID_HEADER, SESSION_ID_HEADER};
-use agent_testkit::RedisServer;
+use agent_testkit::{RedisCluster, RedisServer};
 use agent_tools::{Clock, tutorial_tools};
 use async_trait::async_trait;
 use proptest::prelude::*;
@@ -369,6 +370,18 @@ fn sessions_never_see_each_other_in_redis() {
     let mut runner = TestRunner::new(ProptestConfig::with_cases(16));
     let outcome = runner.run(&plans(), |plans| {
         runtime().block_on(async { run_case(plans, Arc::new(redis.store())).await })
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn sessions_never_see_each_other_on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(8));
+    let outcome = runner.run(&plans(), |plans| {
+        runtime().block_on(async { run_case(plans, Arc::new(cluster.store(0))).await })
     });
     if let Err(failure) = outcome {
         panic!("{failure}");

@@ -13,6 +13,7 @@ mod edge;
 mod expiry;
 mod faults;
 mod isolation;
+mod redis_cluster;
 mod redis_sessions;
 mod runtime;
 mod session_state;

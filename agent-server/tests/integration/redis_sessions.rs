@@ -421,6 +421,30 @@ async fn redis_going_away_answers_503_and_coming_back_loses_nothing() {
 }
 
 #[tokio::test]
+async fn after_a_redis_restart_the_next_invocation_on_each_replica_succeeds() {
+    let mut redis = RedisServer::start();
+    let first = replica(&redis, counting_model()).await;
+    let second = replica(&redis, counting_model()).await;
+    assert_eq!(first.ask("blip", "1", "one").await.text(), "1 messages");
+    assert_eq!(second.ask("blip", "1", "two").await.text(), "3 messages");
+
+    // Both replicas hold a connection to the Redis that goes away; Redis is back before either
+    // sends anything again, as after a failover, a patch or a node replacement.
+    redis.kill();
+    redis.restart();
+    let on_first = first.ask("blip", "1", "three").await;
+    assert_eq!(
+        (on_first.status, on_first.text()),
+        (200, "5 messages".to_owned())
+    );
+    let on_second = second.ask("blip", "1", "four").await;
+    assert_eq!(
+        (on_second.status, on_second.text()),
+        (200, "7 messages".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn a_redis_that_stops_answering_is_a_503_after_the_command_timeout_not_a_hang() {
     let redis = RedisServer::start();
     let server = replica(&redis, counting_model()).await;

@@ -52,11 +52,9 @@ impl Lease {
         let ttl_ms = link.options.lease_ttl.as_millis() as u64;
         let mut pause = FIRST_POLL;
         let record = loop {
-            let mut acquire = ACQUIRE.prepare_invoke();
-            acquire.key(&keys.all()[..]).arg(&token).arg(ttl_ms);
             let reply = link
-                .run(|mut connection| async move {
-                    acquire.invoke_async::<redis::Value>(&mut connection).await
+                .invoke::<redis::Value>(&ACQUIRE, keys, |acquire| {
+                    acquire.arg(&token).arg(ttl_ms);
                 })
                 .await
                 .map_err(LeaseRefusal::Failed)?;
@@ -135,14 +133,11 @@ impl Drop for Lease {
 async fn release(link: Arc<Link>, keys: SessionKeys, token: String) {
     let sessions = link.sessions;
     let released = link
-        .run(|mut connection| async move {
-            RELEASE
-                .key(&keys.all()[..])
+        .invoke::<i64>(&RELEASE, &keys, |release| {
+            release
                 .arg(&token)
                 .arg(sessions.idle_timeout.as_millis() as u64)
-                .arg(sessions.max_lifetime.as_millis() as u64)
-                .invoke_async::<i64>(&mut connection)
-                .await
+                .arg(sessions.max_lifetime.as_millis() as u64);
         })
         .await;
     if let Err(error) = released {
@@ -169,13 +164,10 @@ async fn renew_until_dropped(
     let ttl = link.options.lease_ttl;
     loop {
         tokio::time::sleep(ttl / 3).await;
-        let mut renew = RENEW.prepare_invoke();
-        renew
-            .key(&keys.all()[..])
-            .arg(&token)
-            .arg(ttl.as_millis() as u64);
         let renewed = link
-            .run(|mut connection| async move { renew.invoke_async::<i64>(&mut connection).await })
+            .invoke::<i64>(&RENEW, &keys, |renew| {
+                renew.arg(&token).arg(ttl.as_millis() as u64);
+            })
             .await;
         match renewed {
             Ok(1) => {}

@@ -7,18 +7,18 @@
 //! min(last invocation + idle timeout, creation + lifetime), the lease after its short TTL — so
 //! nothing is left behind when every replica is gone, and the process keeps no idle session.
 
+mod connection;
 mod keys;
 mod lease;
 mod local_queue;
 mod record;
 mod scripts;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, Script, ScriptInvocation};
 use thiserror::Error;
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
@@ -27,6 +27,7 @@ use crate::conversation::{Checkpoint, Conversation};
 use crate::session::{
     SessionClaim, SessionConfig, SessionError, SessionKey, SessionState, SessionStore, SessionTurn,
 };
+use connection::Connector;
 use keys::SessionKeys;
 use lease::{Lease, LeaseRefusal};
 use local_queue::{LocalQueue, QueuePlace};
@@ -70,7 +71,7 @@ pub struct RedisSessionStore {
 
 /// The connection and the settings every operation needs.
 struct Link {
-    connection: ConnectionManager,
+    connector: Connector,
     sessions: SessionConfig,
     options: RedisOptions,
     address: String,
@@ -91,8 +92,6 @@ impl RedisSessionStore {
         // Small commands from many invocations share one connection: without TCP_NODELAY each
         // can wait for the ACK of the one before (Nagle's algorithm).
         let info = info.set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
-        let client = redis::Client::open(info).map_err(invalid)?;
-        let info = client.get_connection_info();
         let tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
         let address = format!(
             "{}://{}/{}",
@@ -100,16 +99,10 @@ impl RedisSessionStore {
             info.addr(),
             info.redis_settings().db()
         );
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.command_timeout / 2))
-            .set_response_timeout(Some(options.command_timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let connection =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(invalid)?;
+        let connector = Connector::new(info, options.command_timeout).map_err(invalid)?;
         Ok(Self {
             link: Arc::new(Link {
-                connection,
+                connector,
                 sessions,
                 options,
                 address,
@@ -129,13 +122,9 @@ impl RedisSessionStore {
         key: &SessionKey,
         keys: &SessionKeys,
     ) -> Result<Option<StoredSession>, SessionError> {
-        let mut inspect = INSPECT.prepare_invoke();
-        inspect.key(&keys.all()[..]);
         let reply = self
             .link
-            .run(|mut connection| async move {
-                inspect.invoke_async::<redis::Value>(&mut connection).await
-            })
+            .invoke::<redis::Value>(&INSPECT, keys, |_| {})
             .await?;
         decode(key, RawRecord::from_reply(reply)?)
     }
@@ -281,25 +270,27 @@ impl SessionClaim for RedisClaim {
         }
         let sessions = self.link.sessions;
         let (trimmed, appended) = self.conversation.changes_since(self.loaded);
-        let mut commit = COMMIT.prepare_invoke();
-        commit
-            .key(&self.keys.all()[..])
-            .arg(self.lease.token())
-            .arg(FORMAT_VERSION)
-            .arg(self.created_ms.map(|ms| ms.to_string()).unwrap_or_default())
-            .arg(sessions.idle_timeout.as_millis() as u64)
-            .arg(sessions.max_lifetime.as_millis() as u64)
-            .arg(self.loaded_len)
-            .arg(trimmed)
-            .arg(if self.state.is_empty() {
-                String::new()
-            } else {
-                self.state.to_json()
-            })
-            .arg(encode_messages(appended));
+        let created_ms = self.created_ms.map(|ms| ms.to_string()).unwrap_or_default();
+        let state = if self.state.is_empty() {
+            String::new()
+        } else {
+            self.state.to_json()
+        };
+        let messages = encode_messages(appended);
         let stored = self
             .link
-            .run(|mut connection| async move { commit.invoke_async::<i64>(&mut connection).await })
+            .invoke::<i64>(&COMMIT, &self.keys, |commit| {
+                commit
+                    .arg(self.lease.token())
+                    .arg(FORMAT_VERSION)
+                    .arg(&created_ms)
+                    .arg(sessions.idle_timeout.as_millis() as u64)
+                    .arg(sessions.max_lifetime.as_millis() as u64)
+                    .arg(self.loaded_len)
+                    .arg(trimmed)
+                    .arg(&state)
+                    .arg(&messages);
+            })
             .await?;
         if stored == 2 {
             return Err(SessionError::Unavailable {
@@ -324,13 +315,36 @@ impl SessionClaim for RedisClaim {
 }
 
 impl Link {
-    /// Runs one Redis operation within the command timeout; any failure means "unavailable".
-    async fn run<T, F, Fut>(&self, operation: F) -> Result<T, SessionError>
-    where
-        F: FnOnce(ConnectionManager) -> Fut,
-        Fut: Future<Output = redis::RedisResult<T>>,
-    {
+    /// Runs `script` on the session's `keys`, with the arguments `arguments` adds, within the
+    /// command timeout. An attempt whose connection broke (Redis restarted, a failover, a node
+    /// replaced) is made once more on a fresh connection, in the same bound: every script here
+    /// is safe to repeat. Any other failure, or a second one, means "unavailable".
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &SessionKeys,
+        arguments: impl Fn(&mut ScriptInvocation<'_>),
+    ) -> Result<T, SessionError> {
         let limit = self.options.command_timeout;
+        let attempts = async {
+            let mut attempt = 1;
+            loop {
+                let mut invocation = script.prepare_invoke();
+                invocation.key(&keys.all()[..]);
+                arguments(&mut invocation);
+                let outcome = match self.connector.connection().await {
+                    Ok(mut connection) => invocation.invoke_async::<T>(&mut connection).await,
+                    Err(error) => Err(error),
+                };
+                match outcome {
+                    Err(error) if attempt < ATTEMPTS && is_broken_connection(&error) => {
+                        tracing::debug!(%error, "a Redis connection broke; sending again");
+                        attempt += 1;
+                    }
+                    outcome => return outcome,
+                }
+            }
+        };
         let timed_out = || SessionError::Unavailable {
             cause: format!(
                 "Redis at {} did not answer within {} ms",
@@ -338,7 +352,7 @@ impl Link {
                 limit.as_millis()
             ),
         };
-        match tokio::time::timeout(limit, operation(self.connection.clone())).await {
+        match tokio::time::timeout(limit, attempts).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) if error.is_timeout() => Err(timed_out()),
             Ok(Err(error)) => Err(SessionError::Unavailable {
@@ -347,4 +361,12 @@ impl Link {
             Err(_) => Err(timed_out()),
         }
     }
+}
+
+/// Attempts at one operation: the first, and one more when its connection broke.
+const ATTEMPTS: u32 = 2;
+
+/// Whether `error` says the connection broke, rather than Redis answering with an error.
+fn is_broken_connection(error: &redis::RedisError) -> bool {
+    !error.is_timeout() && (error.is_connection_dropped() || error.is_io_error())
 }

@@ -7,6 +7,11 @@
 //! least one lease TTL, so a turn longer than the idle timeout does not lose its history under it
 //! — and a replica that dies still leaves nothing behind for longer than that.
 //!
+//! Every script is safe to send twice — the store sends an operation again when the connection it
+//! went out on broke, not knowing whether Redis ran it: taking a lease already ours takes it
+//! again, releasing or renewing one not ours does nothing, and a commit already applied (the
+//! session hash records the token of the last turn committed) answers that it was stored.
+//!
 //! KEYS are always: the session hash, the history list, the lease.
 
 use std::sync::LazyLock;
@@ -49,13 +54,14 @@ local function now_ms()
 end
 ";
 
-/// Takes the lease if nobody holds it and, in the same round trip, reads the session.
+/// Takes the lease if nobody else holds it (taking it again when it is already ours) and, in the
+/// same round trip, reads the session.
 ///
 /// ARGV: token, lease TTL ms. Returns `0` when another holds the lease, else what [`READ`]
 /// returns.
 pub(super) static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end\n{HOLD}{READ}"
+        "local holder = redis.call('GET', KEYS[3])\nif holder and holder ~= ARGV[1] then return 0 end\nredis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])\n{HOLD}{READ}"
     ))
 });
 
@@ -76,10 +82,12 @@ pub(super) static RENEW: LazyLock<Script> = LazyLock::new(|| {
 /// ARGV: token, format, created_ms (empty for a new session), idle ms, lifetime ms, the length
 /// the history had when read, trim, the state's JSON (empty for none), then the new messages. Returns 1 when stored, 0 when the
 /// lease was not ours, 2 when the history's length is not what the turn read (the key was
-/// evicted or edited under the lease): nothing is written then.
+/// evicted or edited under the lease): nothing is written then. A commit sent again after it was
+/// applied finds its token as the session's last commit and answers 1, writing nothing.
 pub(super) static COMMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{EXPIRE}
+if redis.pcall('HGET', KEYS[1], 'commit') == ARGV[1] then return 1 end
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
 if redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[6]) then return 2 end
 redis.call('DEL', KEYS[3])
@@ -90,7 +98,7 @@ if trim > 0 then redis.call('LTRIM', KEYS[2], trim, -1) end
 for i = 9, #ARGV, 100 do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 99, #ARGV)))
 end
-redis.call('HSET', KEYS[1], 'format', ARGV[2], 'created_ms', created)
+redis.call('HSET', KEYS[1], 'format', ARGV[2], 'created_ms', created, 'commit', ARGV[1])
 if ARGV[8] == '' then redis.call('HDEL', KEYS[1], 'state') else redis.call('HSET', KEYS[1], 'state', ARGV[8]) end
 expire(now, created, tonumber(ARGV[4]), tonumber(ARGV[5]))
 return 1
