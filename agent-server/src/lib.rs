@@ -32,7 +32,9 @@ mod serving;
 pub use agents::{agent_file, tutorial};
 pub use context::{REQUEST_ID_HEADER, RuntimeContext, SESSION_ID_HEADER, USER_ID_HEADER};
 pub use contract::health::{BusyGuard, Health, PingHandler, PingStatus, Status};
-pub use contract::{AgentCoreApp, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT};
+pub use contract::{
+    AgentCoreApp, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, default_body_budget,
+};
 pub use entrypoint::agent::{
     AgentEntrypoint, AgentRequest, PayloadReader, PromptPayload, prompt_field,
 };

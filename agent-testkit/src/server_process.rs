@@ -153,6 +153,20 @@ impl ServerProcess {
             .collect()
     }
 
+    /// The process's resident memory now and at its peak (`VmRSS`, `VmHWM`), in bytes.
+    pub fn resident_memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let kib = |field: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(field))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        (kib("VmRSS:") * 1024, kib("VmHWM:") * 1024)
+    }
+
     /// CPU the process has spent so far, all its threads.
     pub fn cpu(&self) -> Duration {
         let tasks = format!("/proc/{}/task", self.child.id());

@@ -14,14 +14,14 @@ use crate::load::client_runtime;
 use crate::load::{load, print_row};
 use crate::memory_figures::{fill_sessions, text_bytes};
 use crate::serving::serve_in_background;
-use agent_testkit::{Persistence, RedisServer};
+use agent_testkit::{Persistence, RedisCluster, RedisServer};
 
 /// Idle sessions filled for the memory figure.
 const SESSIONS: usize = 2_000;
 
 pub(crate) fn redis() {
     println!(
-        "Redis session store beside the in-memory one (redis-server on loopback, append-only file)"
+        "Redis session store beside the in-memory one (redis-server on loopback, append-only file; one server, then a 6-node cluster)"
     );
     println!("  target: Redis-backed throughput at least half the in-memory store's, same run");
     println!(
@@ -55,6 +55,17 @@ pub(crate) fn redis() {
             );
         }
     }
+    // A Redis Cluster of three primaries with a replica each (append-only file fsynced on every
+    // write), given the address of one node.
+    let cluster = RedisCluster::start();
+    let url = cluster.url(0);
+    let rate = measure(&client_runtime, "redis cluster, always", 4, move || {
+        let store =
+            RedisSessionStore::open(&url, SessionConfig::default(), RedisOptions::default())
+                .unwrap();
+        Arc::new(store)
+    });
+    println!("  {:<30} redis cluster / memory: {:.2}", "", rate / memory);
     println!();
 }
 

@@ -9,12 +9,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::body::Bytes;
 use axum::http::HeaderMap;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use tower::util::BoxCloneSyncService;
 
+use super::body::{BodyBudget, ReceivedBody};
 use crate::context::RuntimeContext;
 use crate::entrypoint::{Entrypoint, Output};
 use crate::error::InvocationError;
@@ -56,8 +56,9 @@ impl Route {
 /// A payload as it arrived, parsed as JSON only inside the pipeline (within the invocation's
 /// span, so a bad one is logged with its session).
 pub(crate) enum Body {
-    /// A request body, or why it could not be read (over the limit, cut off).
-    Http(Result<Bytes, InvocationError>),
+    /// A request body within the memory budget, or why it could not be had (over the limit,
+    /// no room in the budget, cut off).
+    Http(Result<ReceivedBody, InvocationError>),
     /// A WebSocket text message.
     Text(String),
 }
@@ -116,21 +117,15 @@ impl tower::Service<Invocation> for Run {
 /// The body as JSON whatever the Content-Type says, as the reference runtime reads it.
 fn parse_payload(body: Body) -> Result<Value, InvocationError> {
     match body {
-        Body::Http(bytes) => {
-            let bytes = bytes?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Err(InvocationError::InvalidJson("the body is empty".into()));
-            }
-            serde_json::from_slice(&bytes)
-        }
-        Body::Text(text) => serde_json::from_str(&text),
+        Body::Http(received) => received?.parse(),
+        Body::Text(text) => serde_json::from_str(&text)
+            .map_err(|error| InvocationError::InvalidJson(error.to_string())),
     }
-    .map_err(|error| InvocationError::InvalidJson(error.to_string()))
 }
 
 /// What the invocation routes share.
 #[derive(Clone)]
 pub(crate) struct RouteState {
     pub(crate) pipeline: Pipeline,
-    pub(crate) max_body_bytes: usize,
+    pub(crate) bodies: BodyBudget,
 }

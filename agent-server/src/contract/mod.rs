@@ -8,6 +8,7 @@
 //! line, admission against the in-flight cap with busy tracking, and panics caught into a 500.
 //! An entrypoint only sees a parsed payload and its [`RuntimeContext`](crate::RuntimeContext).
 
+mod body;
 mod fallback;
 pub(crate) mod health;
 mod invocation;
@@ -19,7 +20,6 @@ mod websocket;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tokio::net::TcpListener;
@@ -38,12 +38,23 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
 /// Default cap on invocations served at once.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_000;
 
+/// The default body budget: a quarter of the memory limit (the container's, else the machine's),
+/// leaving the rest for the payloads parsed from them, sessions and the process; 1 GiB when no
+/// limit can be read.
+pub fn default_body_budget() -> usize {
+    crate::serving::memory_limit::memory_limit().map_or(1 << 30, |limit| {
+        usize::try_from(limit / 4).unwrap_or(usize::MAX)
+    })
+}
+
 /// An AgentCore runtime serving one entrypoint; cheap to clone.
 #[derive(Clone)]
 pub struct AgentCoreApp {
     entrypoint: Arc<dyn Entrypoint>,
     health: Health,
     max_body_bytes: usize,
+    /// The budget for all request bodies in flight, in bytes; `None` for the default.
+    body_budget: Option<usize>,
     /// One permit per invocation being served; none left means the server is full.
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
@@ -59,6 +70,7 @@ impl AgentCoreApp {
             entrypoint: Arc::new(entrypoint),
             health: Health::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_budget: None,
             in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             edge: EdgeConfig::default(),
@@ -84,6 +96,19 @@ impl AgentCoreApp {
     pub fn with_max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
         self
+    }
+
+    /// Sets the memory budget of all request bodies being received and parsed at once, in
+    /// bytes; a body that would pass it is refused with 503 `Server busy` before it is read.
+    /// By default a quarter of the memory limit ([`default_body_budget`]).
+    pub fn with_body_budget(mut self, bytes: usize) -> Self {
+        self.body_budget = Some(bytes);
+        self
+    }
+
+    /// The body budget in force, in bytes.
+    pub fn body_budget(&self) -> usize {
+        self.body_budget.unwrap_or_else(default_body_budget)
     }
 
     /// The health behind `/ping`: hold a [`crate::BusyGuard`] during background work, or
@@ -121,7 +146,7 @@ impl AgentCoreApp {
     pub fn router(&self) -> Router {
         let state = RouteState {
             pipeline: self.pipeline(),
-            max_body_bytes: self.max_body_bytes,
+            bodies: body::BodyBudget::new(self.body_budget(), self.max_body_bytes),
         };
         let invocations = Router::new()
             .route("/invocations", post(invocations::invoke))
@@ -134,7 +159,6 @@ impl AgentCoreApp {
             .merge(invocations)
             .fallback(fallback::not_found)
             .method_not_allowed_fallback(fallback::method_not_allowed)
-            .layer(DefaultBodyLimit::max(self.max_body_bytes))
             .layer(layers::catch_panic())
     }
 

@@ -2,4 +2,5 @@
 //! accept errors) and the signals that [`shutdown`] it gracefully.
 
 pub(crate) mod edge;
+pub(crate) mod memory_limit;
 pub(crate) mod shutdown;

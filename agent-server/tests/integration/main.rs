@@ -8,6 +8,7 @@ mod agent_file;
 mod agent_streaming;
 mod bad_input;
 mod binary;
+mod body_budget;
 mod contract;
 mod edge;
 mod expiry;

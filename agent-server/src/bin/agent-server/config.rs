@@ -47,6 +47,11 @@ pub(crate) struct ServerConfig {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "AGENT_SERVER_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Memory budget of all request bodies being received and parsed at once, in bytes; a body
+    /// that would pass it gets 503 before it is read. Default: a quarter of the memory limit
+    /// (the container's cgroup, else the machine's).
+    #[arg(long, env = "AGENT_SERVER_MAX_BODY_BUDGET_BYTES")]
+    pub max_body_budget_bytes: Option<usize>,
     /// Where sessions live: `memory` (this process), or a Redis URL
     /// (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS) shared by replicas.
     #[arg(

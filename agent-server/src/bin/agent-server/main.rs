@@ -68,6 +68,11 @@ async fn main() -> anyhow::Result<()> {
         .map_or_else(|| "tutorial".to_owned(), |path| path.display().to_string());
     let app = app
         .with_max_body_bytes(config.max_body_bytes)
+        .with_body_budget(
+            config
+                .max_body_budget_bytes
+                .unwrap_or_else(agent_server::default_body_budget),
+        )
         .with_max_in_flight(config.max_in_flight)
         .with_edge(edge);
     let app = match &telemetry {
@@ -92,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
         agent = %agent_name,
         model = %model_name,
         max_body_bytes = config.max_body_bytes,
+        body_budget_bytes = app.body_budget(),
         session_store = %store_name,
         max_in_flight = config.max_in_flight,
         max_connections = edge.max_connections,
