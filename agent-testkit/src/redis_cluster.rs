@@ -4,12 +4,13 @@
 //! own. It can fail a primary over to its replica and migrate a slot, as operators and managed
 //! services do.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agent_core::session::{RedisOptions, RedisSessionStore, SessionConfig};
+
+use crate::redis::free_port;
 
 /// The slots of a cluster, split over its primaries.
 const SLOTS: u16 = 16_384;
@@ -360,13 +361,4 @@ impl Drop for RedisCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

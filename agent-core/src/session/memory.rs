@@ -150,30 +150,18 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn history(&self, key: &SessionKey) -> Result<Option<Conversation>, SessionError> {
-        let history = {
-            let state = self.shared.lock(key);
-            match state.sessions.get(key) {
-                Some(entry) if entry.committed && !entry.has_ended(Instant::now()) => {
-                    entry.history.clone()
-                }
-                _ => return Ok(None),
-            }
+        let Some(stored) = self.shared.live(key) else {
+            return Ok(None);
         };
-        let conversation = history.lock().await.conversation.clone();
+        let conversation = stored.lock().await.conversation.clone();
         Ok(Some(conversation))
     }
 
     async fn state(&self, key: &SessionKey) -> Result<Option<SessionState>, SessionError> {
-        let history = {
-            let state = self.shared.lock(key);
-            match state.sessions.get(key) {
-                Some(entry) if entry.committed && !entry.has_ended(Instant::now()) => {
-                    entry.history.clone()
-                }
-                _ => return Ok(None),
-            }
+        let Some(stored) = self.shared.live(key) else {
+            return Ok(None);
         };
-        let state = history.lock().await.state.clone();
+        let state = stored.lock().await.state.clone();
         Ok(Some(state))
     }
 
@@ -268,6 +256,16 @@ impl Shared {
             .iter()
             .filter_map(|shard| lock(shard).deadlines.first().map(|(when, _)| *when))
             .min()
+    }
+
+    /// The session `key` if some turn committed to it and it has not ended, for inspection.
+    fn live(&self, key: &SessionKey) -> Option<Arc<tokio::sync::Mutex<Stored>>> {
+        let state = self.lock(key);
+        state
+            .sessions
+            .get(key)
+            .filter(|entry| entry.committed && !entry.has_ended(Instant::now()))
+            .map(|entry| entry.history.clone())
     }
 
     /// Counts a claim on `key`, creating the session if it does not exist or has ended.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::support::{TestServer, test_agent_config};
+use crate::support::{TestServer, test_agent_config, tutorial_across};
 use agent_core::replay::{RecordingSet, ReplayModel};
 use agent_core::scripted::{ScriptedModel, text_response};
 use agent_core::session::SessionStore;
@@ -35,35 +35,7 @@ async fn the_tutorial_spans_servers_given_different_nodes_of_a_cluster() {
     // One server is given a primary's address, the other a replica's: either finds the cluster.
     let first = TestServer::tutorial_on(tutorial_model(), Arc::new(cluster.store(0))).await;
     let second = TestServer::tutorial_on(tutorial_model(), Arc::new(cluster.store(4))).await;
-    let session_1 = format!("cluster-1-{}", uuid::Uuid::new_v4());
-
-    let weather = first.ask(&session_1, "1", "外の天気はどうですか?").await;
-    assert!(weather.text().contains("晴れ"), "{}", weather.text());
-    let sum = second.ask(&session_1, "1", "2+5の答えは?").await;
-    assert!(sum.text().contains('7'), "{}", sum.text());
-    let total = first
-        .ask(&session_1, "1", "それに 34 を足すとどうなりますか?")
-        .await;
-    assert!(total.text().contains("41"), "{}", total.text());
-
-    let session_2 = format!("cluster-2-{}", uuid::Uuid::new_v4());
-    let fresh = second
-        .ask(
-            &session_2,
-            "1",
-            "そしてそれにさらに 10 を足すとどうなりますか?",
-        )
-        .await;
-    assert_eq!(
-        fresh.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&fresh.bytes)
-    );
-    assert!(!fresh.text().contains("51"), "{}", fresh.text());
-    let session_3 = format!("cluster-3-{}", uuid::Uuid::new_v4());
-    let other_user = second.ask(&session_3, "2", "天気はどうですか？").await;
-    assert!(other_user.text().contains("Mani"), "{}", other_user.text());
+    let session_1 = tutorial_across(&first, &second).await;
     assert_eq!(first.history(&session_1, "1").await.unwrap().len(), 12);
 }
 

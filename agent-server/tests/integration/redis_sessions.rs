@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::BINARY;
-use crate::support::{GatedModel, TestServer};
+use crate::support::{GatedModel, TestServer, tutorial_sessions_2_and_3};
 use agent_core::replay::{RecordingSet, ReplayModel};
 use agent_core::scripted::{ScriptedModel, text_response};
 use agent_core::session::{
@@ -78,26 +78,7 @@ async fn the_tutorial_spans_two_replicas_and_a_restart() {
     );
     assert!(total.text().contains("41"), "{}", total.text());
 
-    // Session 2 has no earlier result: a leaked history would match no recording (502).
-    let session_2 = format!("tutorial-2-{}", uuid::Uuid::new_v4());
-    let fresh = second
-        .ask(
-            &session_2,
-            "1",
-            "そしてそれにさらに 10 を足すとどうなりますか?",
-        )
-        .await;
-    assert_eq!(
-        fresh.status,
-        200,
-        "{:?}",
-        String::from_utf8_lossy(&fresh.bytes)
-    );
-    assert!(!fresh.text().contains("51"), "{}", fresh.text());
-
-    let session_3 = format!("tutorial-3-{}", uuid::Uuid::new_v4());
-    let other_user = restarted.ask(&session_3, "2", "天気はどうですか？").await;
-    assert!(other_user.text().contains("Mani"), "{}", other_user.text());
+    tutorial_sessions_2_and_3(&second, &restarted).await;
     assert_eq!(
         restarted
             .history(&session_1, "1")

@@ -300,3 +300,50 @@ impl Reply {
         self.header("x-amzn-bedrock-agentcore-runtime-session-id")
     }
 }
+
+/// The tutorial's three sessions across two servers on one store: session 1 asks the weather on
+/// `first`, the sum on `second` and the total on `first` again (41); then sessions 2 and 3 on
+/// `second`. Returns session 1's id, with its three turns stored.
+pub(crate) async fn tutorial_across(first: &TestServer, second: &TestServer) -> String {
+    let session_1 = format!("tutorial-1-{}", uuid::Uuid::new_v4());
+    let weather = first.ask(&session_1, "1", "外の天気はどうですか?").await;
+    assert!(weather.text().contains("晴れ"), "{}", weather.text());
+    let sum = second.ask(&session_1, "1", "2+5の答えは?").await;
+    assert!(sum.text().contains('7'), "{}", sum.text());
+    let total = first
+        .ask(&session_1, "1", "それに 34 を足すとどうなりますか?")
+        .await;
+    assert_eq!(
+        total.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&total.bytes)
+    );
+    assert!(total.text().contains("41"), "{}", total.text());
+    tutorial_sessions_2_and_3(second, second).await;
+    session_1
+}
+
+/// The tutorial's sessions 2 and 3 after session 1: session 2, fresh, on `fresh` must not know
+/// session 1's result (a leaked history would match no recording: 502); session 3, another user,
+/// on `other`.
+pub(crate) async fn tutorial_sessions_2_and_3(fresh: &TestServer, other: &TestServer) {
+    let session_2 = format!("tutorial-2-{}", uuid::Uuid::new_v4());
+    let answer = fresh
+        .ask(
+            &session_2,
+            "1",
+            "そしてそれにさらに 10 を足すとどうなりますか?",
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.bytes)
+    );
+    assert!(!answer.text().contains("51"), "{}", answer.text());
+    let session_3 = format!("tutorial-3-{}", uuid::Uuid::new_v4());
+    let other_user = other.ask(&session_3, "2", "天気はどうですか？").await;
+    assert!(other_user.text().contains("Mani"), "{}", other_user.text());
+}
