@@ -7,7 +7,8 @@
 //! OpenTelemetry spans (the `otel.*` fields name them and set their status) and the events whose
 //! fields start with `histogram.` into metrics, on target [`METRICS_TARGET`]. The spans are at
 //! `DEBUG`, so a process that logs at `INFO` and exports nothing does not make them at all. Message content is recorded only when the agent is configured to
-//! (`AgentConfig::record_content`).
+//! (`AgentConfig::record_content`). Numbers are recorded as `i64`, so an OTLP
+//! receiver gets integers, not text.
 
 use std::time::Duration;
 
@@ -53,7 +54,7 @@ pub(crate) fn record_chat(
     first_token: Option<Duration>,
 ) {
     let model = model.unwrap_or("unknown");
-    span.record("gen_ai.request.attempts", attempts);
+    span.record("gen_ai.request.attempts", i64::from(attempts));
     if let Some(first_token) = first_token {
         span.record(
             "gen_ai.server.time_to_first_token",
@@ -130,9 +131,15 @@ pub fn record_agent(span: &Span, outcome: Result<&AgentReply, &str>, record_cont
 }
 
 fn record_answer(span: &Span, usage: Usage, stop_reason: &StopReason) {
-    span.record("gen_ai.usage.input_tokens", usage.input_tokens);
-    span.record("gen_ai.usage.output_tokens", usage.output_tokens);
+    span.record("gen_ai.usage.input_tokens", integer(usage.input_tokens));
+    span.record("gen_ai.usage.output_tokens", integer(usage.output_tokens));
     span.record("gen_ai.response.finish_reasons", stop_reason.as_str());
+}
+
+/// A count as a signed integer, the type OTLP carries the conventions' integers in: the tracing
+/// bridge passes `i64` on as an integer attribute, but `u64` only as its text.
+fn integer(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 fn record_failure(span: &Span, error_type: &str) {

@@ -71,7 +71,7 @@ impl Stage for Observe {
         async move {
             let answer = answer.await;
             let status = status_of(&answer);
-            span.record("http.response.status_code", status.as_u16());
+            span.record("http.response.status_code", i64::from(status.as_u16()));
             if status.is_server_error() {
                 span.record("otel.status_code", "ERROR");
             }

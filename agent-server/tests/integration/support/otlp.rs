@@ -136,6 +136,43 @@ pub(crate) fn attribute(
     text(value)
 }
 
+/// An attribute's value if, and only if, OTLP carries it as an integer: what the GenAI
+/// conventions make token counts and attempts, and HTTP's make status codes.
+pub(crate) fn int_attribute(
+    attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<i64> {
+    match attributes
+        .iter()
+        .find(|kv| kv.key == key)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()?
+    {
+        any_value::Value::IntValue(number) => Some(*number),
+        _ => None,
+    }
+}
+
+/// An attribute's value if, and only if, OTLP carries it as a double.
+pub(crate) fn double_attribute(
+    attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<f64> {
+    match attributes
+        .iter()
+        .find(|kv| kv.key == key)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()?
+    {
+        any_value::Value::DoubleValue(number) => Some(*number),
+        _ => None,
+    }
+}
+
 fn text(value: &AnyValue) -> Option<String> {
     Some(match value.value.as_ref()? {
         any_value::Value::StringValue(text) => text.clone(),
