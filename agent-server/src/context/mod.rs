@@ -63,10 +63,15 @@ impl RuntimeContext {
     /// What the agent's tools learn of this request (its id, the forwarded headers, the
     /// workload access token): give it to the turn with `SessionTurn::set_request`.
     pub fn request_info(&self) -> RequestInfo {
+        self.clone().into_request_info()
+    }
+
+    /// As [`RuntimeContext::request_info`], taking the context's own values.
+    pub fn into_request_info(self) -> RequestInfo {
         RequestInfo {
-            request_id: self.request_id.clone(),
-            headers: self.request_headers.clone(),
-            workload_access_token: self.workload_access_token.clone(),
+            request_id: self.request_id,
+            headers: self.request_headers,
+            workload_access_token: self.workload_access_token,
         }
     }
 }

@@ -1,19 +1,18 @@
 //! `POST /invocations`: the body (received within the memory budget) and content negotiation are
 //! this route's; the invocation itself goes through the shared pipeline.
 
-use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use tower::ServiceExt;
 
 use super::invocation::{Body, Invocation, Route, RouteState};
+use super::layers::Context;
 use super::response::{accepts_event_stream, answer_response};
-use crate::context::RuntimeContext;
 
 pub(super) async fn invoke(
     State(state): State<RouteState>,
-    Extension(context): Extension<RuntimeContext>,
+    Context(context): Context,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {

@@ -7,7 +7,6 @@
 
 use std::collections::VecDeque;
 
-use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
@@ -17,6 +16,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::invocation::{Body, Invocation, Pipeline, Route, RouteState};
+use super::layers::Context;
 use crate::context::RuntimeContext;
 use crate::entrypoint::Output;
 use crate::entrypoint::stream_events::error_value;
@@ -25,7 +25,7 @@ use crate::entrypoint::stream_events::error_value;
 /// make no usable context.
 pub(super) async fn upgrade(
     State(state): State<RouteState>,
-    Extension(context): Extension<RuntimeContext>,
+    Context(context): Context,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {

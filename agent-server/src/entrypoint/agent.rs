@@ -139,11 +139,11 @@ impl<R: PayloadReader> AgentEntrypoint<R> {
     async fn begin(
         &self,
         payload: &Value,
-        context: &RuntimeContext,
+        context: RuntimeContext,
     ) -> Result<(SessionTurn, AgentRequest), InvocationError> {
-        let request = self.reader.read(payload, context)?;
+        let request = self.reader.read(payload, &context)?;
         let mut turn = self.sessions.checkout(&request.session).await?;
-        turn.set_request(context.request_info());
+        turn.set_request(context.into_request_info());
         Ok((turn, request))
     }
 }
@@ -198,7 +198,7 @@ impl<R: PayloadReader> Entrypoint for AgentEntrypoint<R> {
         payload: Value,
         context: RuntimeContext,
     ) -> Result<Output, InvocationError> {
-        let (turn, request) = self.begin(&payload, &context).await?;
+        let (turn, request) = self.begin(&payload, context).await?;
         let reply = run_turn(&self.agent, turn, &request, &mut NoEvents).await?;
         Ok(Output::Value(Value::String(reply.text)))
     }
@@ -208,7 +208,7 @@ impl<R: PayloadReader> Entrypoint for AgentEntrypoint<R> {
         payload: Value,
         context: RuntimeContext,
     ) -> Result<Output, InvocationError> {
-        let (turn, request) = self.begin(&payload, &context).await?;
+        let (turn, request) = self.begin(&payload, context).await?;
         let agent = self.agent.clone();
         Ok(spawn_streamed(move |mut events| async move {
             let reply = run_turn(&agent, turn, &request, &mut events).await?;

@@ -9,6 +9,30 @@ use axum::response::{IntoResponse, Response};
 
 use crate::context::{REQUEST_ID_HEADER, RuntimeContext, SESSION_ID_HEADER};
 
+/// The request's context, taken out of its extensions where [`runtime_context`] put it (axum's
+/// `Extension` would clone it).
+pub(crate) struct Context(pub(crate) RuntimeContext);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Context {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Response> {
+        parts
+            .extensions
+            .remove::<RuntimeContext>()
+            .map(Context)
+            .ok_or_else(|| {
+                crate::error::InvocationError::Internal(
+                    "the runtime context layer did not run".into(),
+                )
+                .into_response()
+            })
+    }
+}
+
 /// Reads the context into the request's extensions, or answers 400 for an unusable session or
 /// user id (without the id headers, since there is no usable id to echo).
 pub(crate) async fn runtime_context(mut request: Request, next: Next) -> Response {
