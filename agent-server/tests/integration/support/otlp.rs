@@ -136,20 +136,27 @@ pub(crate) fn attribute(
     text(value)
 }
 
+/// An attribute's value as OTLP carries it, with its type.
+fn typed<'a>(
+    attributes: &'a [opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<&'a any_value::Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()
+}
+
 /// An attribute's value if, and only if, OTLP carries it as an integer: what the GenAI
 /// conventions make token counts and attempts, and HTTP's make status codes.
 pub(crate) fn int_attribute(
     attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
     key: &str,
 ) -> Option<i64> {
-    match attributes
-        .iter()
-        .find(|kv| kv.key == key)?
-        .value
-        .as_ref()?
-        .value
-        .as_ref()?
-    {
+    match typed(attributes, key)? {
         any_value::Value::IntValue(number) => Some(*number),
         _ => None,
     }
@@ -160,14 +167,7 @@ pub(crate) fn double_attribute(
     attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
     key: &str,
 ) -> Option<f64> {
-    match attributes
-        .iter()
-        .find(|kv| kv.key == key)?
-        .value
-        .as_ref()?
-        .value
-        .as_ref()?
-    {
+    match typed(attributes, key)? {
         any_value::Value::DoubleValue(number) => Some(*number),
         _ => None,
     }
