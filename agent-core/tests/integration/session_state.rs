@@ -241,7 +241,7 @@ async fn past_the_deadline_the_state_is_untouched_and_the_tools_are_told() {
 
 #[tokio::test]
 async fn a_successful_invocation_does_not_cancel_its_tools() {
-    let seen_cancelled = Arc::new(Mutex::new(None));
+    let kept_context = Arc::new(Mutex::new(None));
     struct Probe(Arc<Mutex<Option<ToolContext>>>);
     #[async_trait]
     impl Tool for Probe {
@@ -260,12 +260,12 @@ async fn a_successful_invocation_does_not_cancel_its_tools() {
     let model = calls_then_answer(vec![("tooluse_a", "probe", json!({}))]);
     let agent = agent(
         model,
-        vec![Arc::new(Probe(seen_cancelled.clone()))],
+        vec![Arc::new(Probe(kept_context.clone()))],
         AgentConfig::default(),
     );
     let mut conversation = agent_core::Conversation::new();
     agent.invoke(&mut conversation, "probe").await.unwrap();
-    let context = seen_cancelled.lock().unwrap().take().unwrap();
+    let context = kept_context.lock().unwrap().take().unwrap();
     assert!(!context.is_cancelled());
     assert_eq!(context.session_id(), None, "no session outside a turn");
 }

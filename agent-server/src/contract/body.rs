@@ -36,8 +36,8 @@ pub(crate) struct BodyBudget {
 /// A body received within the budget, holding its charge until parsed.
 pub(crate) struct ReceivedBody {
     bytes: BytesMut,
+    /// Its share of the budget, given back when the body is dropped.
     _charge: Option<OwnedSemaphorePermit>,
-    _more: Vec<OwnedSemaphorePermit>,
 }
 
 /// What holding a body of `bytes` and parsing it costs: the body, and the payload built from it.
@@ -67,24 +67,22 @@ impl BodyBudget {
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<usize>().ok());
-        let mut received = ReceivedBody {
-            bytes: BytesMut::with_capacity(declared.unwrap_or(0).min(limit)),
-            _charge: None,
-            _more: Vec::new(),
-        };
         let mut body = body;
-        if let Some(length) = declared {
-            if length > limit {
+        // The charge comes first: nothing is allocated for a body the budget refuses.
+        let mut charge = match declared {
+            Some(length) if length > limit => {
                 return Err(InvocationError::PayloadTooLarge { limit });
             }
-            match self.charge(cost(length)) {
-                Ok(charge) => received._charge = Some(charge),
+            Some(length) => match self.charge(cost(length)) {
+                Ok(charge) => Some(charge),
                 Err(refusal) => {
                     discard(&mut body, length).await;
                     return Err(refusal);
                 }
-            }
-        }
+            },
+            None => None,
+        };
+        let mut bytes = BytesMut::with_capacity(declared.unwrap_or(0));
         let mut total = 0usize;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|error| {
@@ -104,18 +102,22 @@ impl BodyBudget {
                     ));
                 }
                 Some(_) => {}
-                None => match self.charge(cost(data.len())) {
-                    Ok(charge) => received._more.push(charge),
-                    Err(refusal) => {
-                        drop(received);
+                None => match (self.charge(cost(data.len())), &mut charge) {
+                    (Ok(more), Some(charge)) => charge.merge(more),
+                    (Ok(more), None) => charge = Some(more),
+                    (Err(refusal), _) => {
+                        drop((bytes, charge));
                         discard(&mut body, limit - total).await;
                         return Err(refusal);
                     }
                 },
             }
-            received.bytes.extend_from_slice(&data);
+            bytes.extend_from_slice(&data);
         }
-        Ok(received)
+        Ok(ReceivedBody {
+            bytes,
+            _charge: charge,
+        })
     }
 
     /// Takes `bytes` of the budget now, or refuses.
