@@ -10,9 +10,11 @@
 //!
 //! Each subsystem is a module, and its items are reached through it alone:
 //! - [`session`]: per-session state with AgentCore's lifecycle, in memory or (feature `redis`)
-//!   in Redis, scoped by owner;
+//!   in Redis, or (feature `agentcore-memory`) in AgentCore Memory, scoped by owner;
 //! - [`bedrock`] (feature `bedrock`, on by default): Bedrock Converse and ConverseStream through
 //!   the AWS SDK;
+//! - [`long_term_memory`] (feature `agentcore-memory`): memories from AgentCore Memory for the
+//!   prompt, an agent's [`Recall`];
 //! - [`replay`]: recorded Bedrock responses, the rule that matches them to requests, and the
 //!   model that answers from them;
 //! - [`telemetry`]: the GenAI spans and metrics the loop reports through `tracing`;
@@ -22,6 +24,8 @@ mod agent;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
 mod conversation;
+#[cfg(feature = "agentcore-memory")]
+pub mod long_term_memory;
 mod message;
 mod model;
 pub mod replay;
@@ -32,6 +36,7 @@ mod tool;
 pub use agent::config::AgentConfig;
 pub use agent::error::AgentError;
 pub use agent::events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
+pub use agent::recall::{DEFAULT_RECALL_TIMEOUT, Recall, RecallError, RecallQuery};
 pub use agent::reply::AgentReply;
 pub use agent::retry::RetryPolicy;
 pub use agent::telemetry;

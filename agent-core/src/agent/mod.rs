@@ -12,6 +12,7 @@
 pub(crate) mod config;
 pub(crate) mod error;
 pub(crate) mod events;
+pub(crate) mod recall;
 pub(crate) mod reply;
 pub(crate) mod retry;
 pub mod telemetry;
@@ -35,6 +36,7 @@ use crate::tool::{RegistryError, SharedState, Tool, ToolRegistry, TurnScope};
 use self::config::AgentConfig;
 use self::error::AgentError;
 use self::events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
+use self::recall::{Recall, RecallQuery, user_context, with_context};
 use self::reply::AgentReply;
 use self::retry::RetryPolicy;
 use self::transaction::Transaction;
@@ -47,6 +49,7 @@ pub struct Agent {
     system_prompt: String,
     inference: InferenceConfig,
     config: AgentConfig,
+    recall: Option<Arc<dyn Recall>>,
 }
 
 /// Builds an [`Agent`].
@@ -57,6 +60,7 @@ pub struct AgentBuilder {
     system_prompt: String,
     inference: InferenceConfig,
     config: AgentConfig,
+    recall: Option<Arc<dyn Recall>>,
 }
 
 impl AgentBuilder {
@@ -85,6 +89,13 @@ impl AgentBuilder {
         Ok(self)
     }
 
+    /// Long-term memory to consult before each turn; its memories reach the model in that turn's
+    /// prompt and are not kept in the history.
+    pub fn recall(mut self, recall: Arc<dyn Recall>) -> Self {
+        self.recall = Some(recall);
+        self
+    }
+
     /// Replaces the limits and policies.
     pub fn config(mut self, config: AgentConfig) -> Self {
         self.config = config;
@@ -100,6 +111,7 @@ impl AgentBuilder {
             system_prompt: self.system_prompt,
             inference: self.inference,
             config: self.config,
+            recall: self.recall,
         }
     }
 }
@@ -124,6 +136,7 @@ impl Agent {
             system_prompt: String::new(),
             inference: InferenceConfig::default(),
             config: AgentConfig::default(),
+            recall: None,
         }
     }
 
@@ -220,10 +233,11 @@ impl Agent {
             return Err(AgentError::InvalidInput("the prompt is empty".into()));
         }
         let cancel_unless_done = scope.cancellation().clone().drop_guard();
+        let context = self.recall_for(prompt, scope).await;
         let transaction = Transaction::begin(conversation);
         transaction.conversation.push(Message::user(prompt));
         let limit = self.config.invocation_timeout;
-        let cycles = self.run_cycles(transaction.conversation, events, scope);
+        let cycles = self.run_cycles(transaction.conversation, events, scope, context.as_ref());
         let reply = tokio::time::timeout(limit, cycles)
             .await
             .map_err(|_| AgentError::InvocationTimeout(limit))??;
@@ -238,6 +252,7 @@ impl Agent {
         conversation: &mut Conversation,
         events: &mut dyn AgentEvents,
         scope: &TurnScope,
+        context: Option<&ContentBlock>,
     ) -> Result<AgentReply, AgentError> {
         let mut usage = Usage::default();
         // The invocation's own prompt; everything before it may be trimmed once on overflow.
@@ -246,7 +261,9 @@ impl Agent {
             trimmed: false,
         };
         for cycle in 1..=self.config.max_cycles {
-            let response = self.call_model(conversation, &mut overflow, events).await?;
+            let response = self
+                .call_model(conversation, &mut overflow, events, context)
+                .await?;
             usage += response.usage;
             let ModelResponse {
                 message,
@@ -309,6 +326,35 @@ impl Agent {
         })
     }
 
+    /// The long-term memories for `prompt` as a block for the model's copy of it; none when the
+    /// agent has no memory, or when recalling fails or takes too long — a turn never fails for
+    /// want of memories.
+    async fn recall_for(&self, prompt: &str, scope: &TurnScope) -> Option<ContentBlock> {
+        let recall = self.recall.as_ref()?;
+        let query = RecallQuery {
+            session: scope.session(),
+            prompt,
+        };
+        let limit = recall.timeout();
+        match tokio::time::timeout(limit, recall.recall(query)).await {
+            Ok(Ok(memories)) => {
+                tracing::debug!(memories = memories.len(), "long-term memories recalled");
+                user_context(&memories)
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "recalling long-term memories failed; the turn goes on without them");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout_ms = limit.as_millis() as u64,
+                    "recalling long-term memories took too long; the turn goes on without them"
+                );
+                None
+            }
+        }
+    }
+
     /// One tool call, in its span and its context.
     async fn run_tool(&self, tool_use: &ToolUse, scope: &TurnScope) -> ToolResult {
         let record_content = self.config.record_content;
@@ -329,13 +375,14 @@ impl Agent {
         conversation: &mut Conversation,
         overflow: &mut Overflow,
         events: &mut dyn AgentEvents,
+        context: Option<&ContentBlock>,
     ) -> Result<ModelResponse, AgentError> {
         let model = self.model.model_id();
         let span = telemetry::chat_span(model);
         let started = tokio::time::Instant::now();
         let mut call = ModelCall::default();
         let outcome = self
-            .call_model_with_retries(conversation, overflow, events, &mut call)
+            .call_model_with_retries(conversation, overflow, events, context, &mut call)
             .instrument(span.clone())
             .await;
         let first_token = call.first_token.map(|at| at - started);
@@ -357,15 +404,18 @@ impl Agent {
         conversation: &mut Conversation,
         overflow: &mut Overflow,
         events: &mut dyn AgentEvents,
+        context: Option<&ContentBlock>,
         call: &mut ModelCall,
     ) -> Result<ModelResponse, AgentError> {
         let retry = self.config.retry;
         let mut attempt = 1;
         loop {
             call.attempts = attempt;
+            let with_memories =
+                context.map(|context| with_context(conversation.messages(), context));
             let request = ConverseRequest {
                 system: &self.system_prompt,
-                messages: conversation.messages(),
+                messages: with_memories.as_deref().unwrap_or(conversation.messages()),
                 tools: self.tools.specs(),
                 inference: &self.inference,
             };

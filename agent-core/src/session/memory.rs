@@ -8,6 +8,10 @@
 //! of that shard — instead of every invocation waiting while all of them are moved.
 //! A background task sleeps until the next deadline, or until woken by an earlier one, and drops
 //! what has ended, so requests never scan.
+//!
+//! Given an [`Archive`], the store is that archive's cache: a session it does not hold is
+//! restored from the archive when its first turn arrives, and a turn is committed only once the
+//! archive has kept it.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
@@ -20,6 +24,7 @@ use tokio::sync::{Notify, OwnedMutexGuard};
 use tokio::time::Instant;
 
 use crate::conversation::{Checkpoint, Conversation};
+use crate::session::archive::{Archive, ArchiveCursor, Restored};
 use crate::session::{
     SessionClaim, SessionConfig, SessionError, SessionKey, SessionState, SessionStore, SessionTurn,
 };
@@ -43,6 +48,8 @@ struct Shared {
     live: AtomicUsize,
     /// Wakes the reaper when an earlier deadline appears, or when the store is dropped.
     reaper: Arc<Notify>,
+    /// Where committed turns are kept for good, if anywhere.
+    archive: Option<Arc<dyn Archive>>,
 }
 
 /// One shard's sessions.
@@ -57,6 +64,9 @@ struct State {
 struct Stored {
     conversation: Conversation,
     state: SessionState,
+    /// Where the archive stands for this session; `None` until restored from it, and again
+    /// after an append whose outcome is unknown.
+    archived: Option<ArchiveCursor>,
 }
 
 struct Entry {
@@ -73,6 +83,16 @@ struct Entry {
 impl MemorySessionStore {
     /// A store whose reaper runs on the current tokio runtime until the last handle is dropped.
     pub fn new(config: SessionConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    /// A store that keeps every committed turn in `archive` and restores from it the sessions
+    /// it does not hold.
+    pub(crate) fn with_archive(config: SessionConfig, archive: Arc<dyn Archive>) -> Self {
+        Self::build(config, Some(archive))
+    }
+
+    fn build(config: SessionConfig, archive: Option<Arc<dyn Archive>>) -> Self {
         let reaper = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
             config,
@@ -80,6 +100,7 @@ impl MemorySessionStore {
             shard_hasher: RandomState::new(),
             live: AtomicUsize::new(0),
             reaper: reaper.clone(),
+            archive,
         });
         tokio::spawn(purge_expired_sessions(Arc::downgrade(&shared), reaper));
         Self { shared }
@@ -134,6 +155,20 @@ impl SessionStore for MemorySessionStore {
                 waited_secs: max_wait.as_secs(),
                 retry_after_secs: BUSY_RETRY_AFTER_SECS,
             })?;
+        if let Some(archive) = &self.shared.archive
+            && guard.archived.is_none()
+        {
+            let Restored {
+                conversation,
+                state,
+                cursor,
+            } = archive
+                .restore(key, self.shared.config.max_state_bytes)
+                .await?;
+            guard.conversation = conversation;
+            guard.state = state;
+            guard.archived = Some(cursor);
+        }
         let checkpoint = guard.conversation.checkpoint();
         // What to put back if the turn is not committed; an empty state costs nothing to keep.
         let state_before = guard.state.clone();
@@ -170,10 +205,14 @@ impl SessionStore for MemorySessionStore {
     }
 
     fn describe(&self) -> String {
-        format!(
-            "memory (at most {} sessions)",
-            self.shared.config.max_sessions
-        )
+        let max = self.shared.config.max_sessions;
+        match &self.shared.archive {
+            Some(archive) => format!(
+                "{} (held in memory: at most {max} sessions)",
+                archive.describe()
+            ),
+            None => format!("memory (at most {max} sessions)"),
+        }
     }
 }
 
@@ -207,6 +246,18 @@ impl SessionClaim for MemoryClaim {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), SessionError> {
+        if let Some(archive) = self.presence.shared.archive.clone() {
+            let stored = &mut *self.guard;
+            let (_, turn) = stored.conversation.changes_since(self.checkpoint);
+            let cursor = stored.archived.take().unwrap_or_default();
+            // Until the append is known to have succeeded, the session is restored afresh
+            // before its next turn (`archived` stays `None`); dropping `self` on error rolls
+            // the turn back here.
+            let cursor = archive
+                .append(&self.presence.key, cursor, turn, &stored.state)
+                .await?;
+            self.guard.archived = Some(cursor);
+        }
         self.guard.conversation.keep();
         self.committed = true;
         self.presence.committed = true;
@@ -320,6 +371,7 @@ impl Shared {
         let history = Arc::new(tokio::sync::Mutex::new(Stored {
             conversation: Conversation::new(),
             state: SessionState::new(self.config.max_state_bytes),
+            archived: None,
         }));
         sessions.insert(
             key.clone(),

@@ -125,6 +125,11 @@ impl TurnScope {
         }
     }
 
+    /// The session the turn runs in, if any.
+    pub(crate) fn session(&self) -> Option<&SessionKey> {
+        self.session.as_ref()
+    }
+
     /// The signal the turn's tools wait on.
     pub(crate) fn cancellation(&self) -> &CancellationToken {
         &self.cancellation
