@@ -94,7 +94,6 @@ impl Conversation {
 
     /// What changed since `checkpoint`: how many of the oldest messages the window dropped, and
     /// the messages appended.
-    #[cfg(any(test, feature = "redis", feature = "agentcore-memory"))]
     pub(crate) fn changes_since(&self, checkpoint: Checkpoint) -> (usize, &[Message]) {
         let appended = self.messages.get(checkpoint.end..).unwrap_or_default();
         (self.start.saturating_sub(checkpoint.start), appended)

@@ -8,11 +8,12 @@
 //! kept once.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::join_all;
 
-use crate::agent::recall::{Recall, RecallError, RecallQuery};
+use crate::agent::recall::{DEFAULT_RECALL_TIMEOUT, Recall, RecallError, RecallQuery};
 use crate::session::SessionOwner;
 use crate::session::agentcore_memory::{
     AgentCoreMemory, actor_id, describe_error, memory_session_id,
@@ -36,6 +37,8 @@ pub struct LongTermMemoryConfig {
     pub top_k: u32,
     /// Records scoring lower are left out.
     pub min_score: f64,
+    /// How long the search may take before the turn goes on without memories.
+    pub timeout: Duration,
 }
 
 impl Default for LongTermMemoryConfig {
@@ -44,6 +47,7 @@ impl Default for LongTermMemoryConfig {
             namespaces: Vec::new(),
             top_k: DEFAULT_TOP_K,
             min_score: DEFAULT_MIN_SCORE,
+            timeout: DEFAULT_RECALL_TIMEOUT,
         }
     }
 }
@@ -144,6 +148,10 @@ impl Recall for LongTermMemory {
             return Err(RecallError(failures.swap_remove(0)));
         }
         Ok(memories)
+    }
+
+    fn timeout(&self) -> Duration {
+        self.config.timeout
     }
 
     fn describe(&self) -> String {

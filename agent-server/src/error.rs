@@ -114,6 +114,9 @@ struct Row<'a> {
     title: &'a str,
 }
 
+/// What a client told the session store is unavailable waits, in seconds.
+const STORE_RETRY_AFTER_SECS: u64 = 5;
+
 /// 499, nginx's status for a client that went away.
 const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
     Ok(status) => status,
@@ -212,7 +215,8 @@ impl InvocationError {
         }
     }
 
-    /// When a client may usefully try again, in seconds: sent as `Retry-After`.
+    /// When a client may usefully try again, in seconds: sent as `Retry-After`. A session store
+    /// that failed has already been retried within the invocation, so the client waits a while.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::Throttled {
@@ -227,6 +231,7 @@ impl InvocationError {
             | Self::ServerBusy {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            Self::SessionStoreUnavailable(_) => Some(STORE_RETRY_AFTER_SECS),
             _ => None,
         }
     }

@@ -7,15 +7,18 @@
 //! - [`ServerProcess`]: the `agent-server` binary as a child process on an ephemeral port, with a
 //!   clean AWS environment, its log read through a pipe;
 //! - [`RedisServer`]: a real `redis-server` of the test's own, in a temporary directory;
-//! - [`RedisCluster`]: six of them as a Redis Cluster, with failover and slot migration.
+//! - [`RedisCluster`]: six of them as a Redis Cluster, with failover and slot migration;
+//! - [`MemoryStandIn`]: the AgentCore Memory data plane on a loopback port, for the real SDK.
 //!
 //! Nothing here reaches beyond loopback. Not published: it is test support, not product.
 
+mod agentcore_memory;
 mod local_server;
 mod redis;
 mod redis_cluster;
 mod server_process;
 
+pub use agentcore_memory::{MemoryStandIn, STAND_IN_MEMORY_ID, StoredEvent};
 pub use local_server::{LocalServer, serve_on_own_runtime};
 pub use redis::{Persistence, RedisServer};
 pub use redis_cluster::RedisCluster;

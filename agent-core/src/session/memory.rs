@@ -88,6 +88,7 @@ impl MemorySessionStore {
 
     /// A store that keeps every committed turn in `archive` and restores from it the sessions
     /// it does not hold.
+    #[cfg(feature = "agentcore-memory")]
     pub(crate) fn with_archive(config: SessionConfig, archive: Arc<dyn Archive>) -> Self {
         Self::build(config, Some(archive))
     }

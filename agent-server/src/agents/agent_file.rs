@@ -11,6 +11,10 @@
 //! temperature = 0.2
 //! top_p = 0.9
 //! stop_sequences = ["###"]
+//! [long_term_memory]                                           # optional: AgentCore Memory
+//! namespaces = ["/strategies/{memoryStrategyId}/actors/{actorId}/"]
+//! top_k = 5                                                    # optional; 10
+//! min_score = 0.3                                              # optional; 0.2
 //! ```
 //!
 //! A file is read whole at start-up and refused whole: an unknown key, an unknown or repeated
@@ -21,7 +25,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use agent_core::{Agent, AgentConfig, InferenceConfig, Model, Tool};
+use agent_core::{Agent, AgentBuilder, AgentConfig, InferenceConfig, Model, Tool};
 use agent_tools::{Calculator, Clock, GetTime, Weather};
 use serde::{Deserialize, Deserializer};
 use thiserror::Error;
@@ -47,6 +51,25 @@ pub struct AgentFile {
     /// Bedrock's `inferenceConfig`; the model's defaults when absent.
     #[serde(default)]
     inference: InferenceSection,
+    /// Long-term memories searched with each prompt; none when absent.
+    #[serde(default)]
+    pub long_term_memory: Option<LongTermMemorySection>,
+}
+
+/// The `[long_term_memory]` table: which AgentCore Memory namespaces are searched with each
+/// prompt, and how much of what is found reaches the model.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongTermMemorySection {
+    /// Namespace templates (`{actorId}`, `{sessionId}`, `{memoryStrategyId}`); at least one.
+    #[serde(deserialize_with = "non_empty_list")]
+    pub namespaces: Vec<String>,
+    /// Records asked for per namespace, 1–100.
+    #[serde(default, deserialize_with = "top_k")]
+    pub top_k: Option<u32>,
+    /// Records scoring lower are left out, 0–1.
+    #[serde(default, deserialize_with = "score")]
+    pub min_score: Option<f64>,
 }
 
 /// The tools an agent file can name.
@@ -138,6 +161,16 @@ impl AgentFile {
 
     /// The agent this file defines, around `model`, with the server's limits.
     pub fn agent(&self, model: Arc<dyn Model>, clock: Clock, config: AgentConfig) -> Agent {
+        self.agent_builder(model, clock, config).build()
+    }
+
+    /// The agent this file defines, to add to (long-term memory) before building.
+    pub fn agent_builder(
+        &self,
+        model: Arc<dyn Model>,
+        clock: Clock,
+        config: AgentConfig,
+    ) -> AgentBuilder {
         let mut builder = Agent::builder(model)
             .name(self.name.as_deref().unwrap_or("agent"))
             .system_prompt(self.system_prompt.clone())
@@ -149,7 +182,7 @@ impl AgentFile {
                 Err(error) => unreachable!("the built-in tools are distinct and valid: {error}"),
             };
         }
-        builder.build()
+        builder
     }
 }
 
@@ -206,6 +239,36 @@ fn unit_interval<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f3
         )));
     }
     Ok(Some(value as f32))
+}
+
+fn non_empty_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let items = Vec::<String>::deserialize(deserializer)?;
+    if items.is_empty() || items.iter().any(|item| item.trim().is_empty()) {
+        return Err(serde::de::Error::custom(
+            "must list at least one namespace, none empty",
+        ));
+    }
+    Ok(items)
+}
+
+fn top_k<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let value = i64::deserialize(deserializer)?;
+    match u32::try_from(value) {
+        Ok(value @ 1..=100) => Ok(Some(value)),
+        _ => Err(serde::de::Error::custom(format!(
+            "must be a whole number from 1 to 100, not {value}"
+        ))),
+    }
+}
+
+fn score<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    let value = f64::deserialize(deserializer)?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(serde::de::Error::custom(format!(
+            "must be from 0 to 1, not {value}"
+        )));
+    }
+    Ok(Some(value))
 }
 
 #[cfg(test)]

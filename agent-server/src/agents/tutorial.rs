@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use agent_core::session::{SessionId, SessionKey, SessionOwner, SessionStore};
-use agent_core::{Agent, AgentConfig, Model};
+use agent_core::{Agent, AgentBuilder, AgentConfig, Model};
 use agent_tools::{Clock, tutorial_tools};
 use serde_json::Value;
 
@@ -48,6 +48,15 @@ pub fn personalised_prompt(name: &str, prompt: &str, session_id: &SessionId) -> 
 
 /// The tutorial agent's definition around `model`.
 pub fn tutorial_agent(model: Arc<dyn Model>, clock: Clock, config: AgentConfig) -> Agent {
+    tutorial_agent_builder(model, clock, config).build()
+}
+
+/// The tutorial agent's definition around `model`, to add to (long-term memory) before building.
+pub fn tutorial_agent_builder(
+    model: Arc<dyn Model>,
+    clock: Clock,
+    config: AgentConfig,
+) -> AgentBuilder {
     let mut builder = Agent::builder(model)
         .name("tutorial")
         .system_prompt(SYSTEM_PROMPT)
@@ -60,7 +69,7 @@ pub fn tutorial_agent(model: Arc<dyn Model>, clock: Clock, config: AgentConfig) 
             }
         };
     }
-    builder.build()
+    builder
 }
 
 /// A validated tutorial payload.

@@ -6,6 +6,7 @@ mod support;
 
 mod agent_file;
 mod agent_streaming;
+mod agentcore_memory;
 mod bad_input;
 mod binary;
 mod body_budget;

@@ -3,31 +3,17 @@
 //! across servers on different nodes, and a run of invocations through a primary failing over
 //! to its replica and a slot migrating, losing no turn and no update.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::support::{TestServer, test_agent_config, tutorial_across};
-use agent_core::replay::{RecordingSet, ReplayModel};
-use agent_core::scripted::{ScriptedModel, text_response};
+use crate::support::{counting_model, tutorial_model};
 use agent_core::session::SessionStore;
-use agent_core::{AgentConfig, Message, Model, SlidingWindow};
+use agent_core::{AgentConfig, SlidingWindow};
 use agent_server::tutorial::TutorialEntrypoint;
 use agent_testkit::RedisCluster;
 use agent_tools::Clock;
 use tokio::sync::Notify;
-
-fn tutorial_model() -> Arc<dyn Model> {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
-    Arc::new(ReplayModel::new(RecordingSet::load(&fixtures).unwrap()))
-}
-
-/// Answers how many messages it was sent, so every answer shows the history it was given.
-fn counting_model() -> Arc<dyn Model> {
-    Arc::new(ScriptedModel::new(|messages: &[Message]| {
-        Ok(text_response(&format!("{} messages", messages.len())))
-    }))
-}
 
 #[tokio::test]
 async fn the_tutorial_spans_servers_given_different_nodes_of_a_cluster() {

@@ -8,10 +8,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::BINARY;
+use crate::support::{BINARY, counting_model, tutorial_model};
 use crate::support::{GatedModel, TestServer, tutorial_sessions_2_and_3};
-use agent_core::replay::{RecordingSet, ReplayModel};
-use agent_core::scripted::{ScriptedModel, text_response};
 use agent_core::session::{
     RedisOptions, SessionConfig, SessionError, SessionId, SessionKey, SessionOwner, SessionStore,
 };
@@ -23,21 +21,9 @@ use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-/// A model that answers how many messages it was sent, so every answer shows the history.
-fn counting_model() -> Arc<dyn Model> {
-    Arc::new(ScriptedModel::new(|messages: &[Message]| {
-        Ok(text_response(&format!("{} messages", messages.len())))
-    }))
-}
-
 /// A replica: the tutorial server on `model`, with its own connection to `redis`.
 async fn replica(redis: &RedisServer, model: Arc<dyn Model>) -> TestServer {
     TestServer::tutorial_on(model, Arc::new(redis.store())).await
-}
-
-fn tutorial_model() -> Arc<dyn Model> {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
-    Arc::new(ReplayModel::new(RecordingSet::load(&fixtures).unwrap()))
 }
 
 fn key(user_id: &str, session: &str) -> SessionKey {

@@ -8,10 +8,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agent_core::replay::{RecordingSet, ReplayModel};
+use agent_core::scripted::{ScriptedModel, text_response};
 use agent_core::session::{
     MemorySessionStore, SessionConfig, SessionId, SessionKey, SessionOwner, SessionStore,
 };
-use agent_core::{AgentConfig, Conversation, Model, RetryPolicy};
+use agent_core::{AgentConfig, Conversation, Message, Model, RetryPolicy};
 use agent_server::tutorial::TutorialEntrypoint;
 use agent_server::{AgentCoreApp, Entrypoint, SESSION_ID_HEADER};
 use agent_testkit::LocalServer;
@@ -20,6 +22,19 @@ use serde_json::{Value, json};
 
 /// The `agent-server` binary of this package, for `agent_testkit::ServerProcess`.
 pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_agent-server");
+
+/// The tutorial's model: Bedrock's recorded answers, matched to each request's whole history.
+pub(crate) fn tutorial_model() -> Arc<dyn Model> {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
+    Arc::new(ReplayModel::new(RecordingSet::load(&fixtures).unwrap()))
+}
+
+/// Answers how many messages it was sent, so every answer shows the history it was given.
+pub(crate) fn counting_model() -> Arc<dyn Model> {
+    Arc::new(ScriptedModel::new(|messages: &[Message]| {
+        Ok(text_response(&format!("{} messages", messages.len())))
+    }))
+}
 
 /// A running server; stops when dropped.
 pub(crate) struct TestServer {

@@ -5,17 +5,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
+use agent_core::long_term_memory::{LongTermMemory, LongTermMemoryConfig};
 use agent_core::replay::{LoadError, RecordingSet, ReplayModel};
-use agent_core::session::InvalidRedisUrl;
 use agent_core::session::{
-    DEFAULT_MAX_STATE_BYTES, MemorySessionStore, RedisOptions, RedisSessionStore, SessionConfig,
-    SessionStore,
+    AgentCoreMemory, AgentCoreMemorySessionStore, DEFAULT_MAX_STATE_BYTES, MemorySessionStore,
+    RedisOptions, RedisSessionStore, SessionConfig, SessionStore,
 };
 use agent_core::{AgentConfig, Model, RetryPolicy, SlidingWindow};
 use agent_tools::Clock;
 use clap::{Parser, ValueEnum};
 
+use agent_server::agent_file::LongTermMemorySection;
 use agent_server::{DEFAULT_MAX_BODY_BYTES, EdgeConfig};
+
+/// How `--session-store` names an AgentCore Memory.
+const AGENTCORE_MEMORY_SCHEME: &str = "agentcore-memory:";
 
 /// Runs an agent behind the Amazon Bedrock AgentCore Runtime contract: the tutorial's, or the
 /// one an `--agent` file defines.
@@ -52,16 +56,34 @@ pub(crate) struct ServerConfig {
     /// (the container's cgroup, else the machine's).
     #[arg(long, env = "AGENT_SERVER_MAX_BODY_BUDGET_BYTES")]
     pub max_body_budget_bytes: Option<usize>,
-    /// Where sessions live: `memory` (this process), or a Redis URL
-    /// (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS) shared by replicas.
+    /// Where sessions live: `memory` (this process), a Redis URL
+    /// (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS) shared by replicas, or
+    /// `agentcore-memory:<memory id or ARN>` (AgentCore Memory). Default: AgentCore Memory when
+    /// `BEDROCK_AGENTCORE_MEMORY_ID` is set (as the starter toolkit sets it), else `memory`.
     #[arg(
         long,
         env = "AGENT_SERVER_SESSION_STORE",
-        default_value = "memory",
-        value_name = "memory|URL",
+        value_name = "memory|URL|agentcore-memory:ID",
         hide_env_values = true
     )]
-    pub session_store: String,
+    pub session_store: Option<String>,
+    /// The memory the AgentCore starter toolkit configured for this runtime.
+    #[arg(long, env = "BEDROCK_AGENTCORE_MEMORY_ID", hide = true)]
+    pub runtime_memory_id: Option<String>,
+    /// The AgentCore Memory searched for long-term memories (id or ARN); else the session
+    /// store's memory, else `BEDROCK_AGENTCORE_MEMORY_ID`.
+    #[arg(long, env = "AGENT_SERVER_MEMORY_ID", value_name = "ID|ARN")]
+    pub memory_id: Option<String>,
+    /// A long-term memory namespace searched with each prompt, as a template with `{actorId}`,
+    /// `{sessionId}`, `{memoryStrategyId}`; repeatable. Replaces an agent file's namespaces.
+    #[arg(long = "memory-namespace", value_name = "TEMPLATE")]
+    pub memory_namespaces: Vec<String>,
+    /// Long-term records asked for per namespace (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub memory_top_k: Option<u32>,
+    /// Long-term records scoring lower are left out (default 0.2).
+    #[arg(long, value_parser = parse_score)]
+    pub memory_min_score: Option<f64>,
     /// Prefix of every Redis key, so deployments can share one Redis.
     #[arg(
         long,
@@ -142,6 +164,13 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+fn parse_score(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(score) if (0.0..=1.0).contains(&score) => Ok(score),
+        _ => Err("expected a score from 0 to 1".to_owned()),
+    }
+}
+
 fn parse_clock(text: &str) -> Result<Clock, String> {
     Clock::fixed_at(text).map_err(|error| format!("expected `YYYY-MM-DD HH:MM:SS`: {error}"))
 }
@@ -178,20 +207,85 @@ impl ServerConfig {
         }
     }
 
-    /// The session store chosen by `--session-store`. Redis is connected lazily, so the server
-    /// starts (and answers 503 for invocations) while Redis is down.
-    pub(crate) fn session_store(&self) -> Result<Arc<dyn SessionStore>, InvalidRedisUrl> {
+    /// Which store holds sessions, and why: `--session-store`, else AgentCore Memory when
+    /// the runtime was given one, else this process's memory.
+    pub(crate) fn store_choice(&self) -> (String, &'static str) {
+        match (&self.session_store, &self.runtime_memory_id) {
+            (Some(store), _) => (store.clone(), "--session-store"),
+            (None, Some(memory)) => (
+                format!("{AGENTCORE_MEMORY_SCHEME}{memory}"),
+                "BEDROCK_AGENTCORE_MEMORY_ID is set",
+            ),
+            (None, None) => ("memory".to_owned(), "the default"),
+        }
+    }
+
+    /// The session store chosen, and the AgentCore Memory it is in, if it is one. Redis is
+    /// connected lazily, and Memory reached only when a session needs it, so the server starts
+    /// (and answers 503 for invocations) while either is down.
+    pub(crate) async fn session_store(
+        &self,
+    ) -> anyhow::Result<(Arc<dyn SessionStore>, Option<AgentCoreMemory>)> {
         let sessions = self.session_config();
-        if self.session_store == "memory" {
-            return Ok(Arc::new(MemorySessionStore::new(sessions)));
+        let (store, _) = self.store_choice();
+        if store == "memory" {
+            return Ok((Arc::new(MemorySessionStore::new(sessions)), None));
+        }
+        if let Some(memory) = store.strip_prefix(AGENTCORE_MEMORY_SCHEME) {
+            let memory = AgentCoreMemory::from_env(memory.parse()?).await;
+            let window = Some(SlidingWindow {
+                max_messages: self.window_messages,
+            });
+            let store = AgentCoreMemorySessionStore::new(memory.clone(), sessions, window);
+            return Ok((Arc::new(store), Some(memory)));
         }
         let options = RedisOptions {
             key_prefix: self.session_key_prefix.clone(),
             lease_ttl: Duration::from_secs(self.session_lease_secs),
             ..RedisOptions::default()
         };
-        let store = RedisSessionStore::open(&self.session_store, sessions, options)?;
-        Ok(Arc::new(store))
+        let store = RedisSessionStore::open(&store, sessions, options)?;
+        Ok((Arc::new(store), None))
+    }
+
+    /// Long-term memory for the prompt, when namespaces are given (flags, else the agent
+    /// file's table): in `--memory-id`, else the session store's memory, else the runtime's.
+    pub(crate) async fn long_term_memory(
+        &self,
+        file: Option<&LongTermMemorySection>,
+        store_memory: Option<&AgentCoreMemory>,
+    ) -> anyhow::Result<Option<LongTermMemory>> {
+        let namespaces = if self.memory_namespaces.is_empty() {
+            file.map(|section| section.namespaces.clone())
+                .unwrap_or_default()
+        } else {
+            self.memory_namespaces.clone()
+        };
+        if namespaces.is_empty() {
+            return Ok(None);
+        }
+        let defaults = LongTermMemoryConfig::default();
+        let config = LongTermMemoryConfig {
+            namespaces,
+            top_k: self
+                .memory_top_k
+                .or(file.and_then(|section| section.top_k))
+                .unwrap_or(defaults.top_k),
+            min_score: self
+                .memory_min_score
+                .or(file.and_then(|section| section.min_score))
+                .unwrap_or(defaults.min_score),
+            ..defaults
+        };
+        let memory = match (&self.memory_id, store_memory, &self.runtime_memory_id) {
+            (Some(id), _, _) => AgentCoreMemory::from_env(id.parse()?).await,
+            (None, Some(memory), _) => memory.clone(),
+            (None, None, Some(id)) => AgentCoreMemory::from_env(id.parse()?).await,
+            (None, None, None) => anyhow::bail!(
+                "long-term memory namespaces are given but no memory: pass --memory-id, use an agentcore-memory session store, or set BEDROCK_AGENTCORE_MEMORY_ID"
+            ),
+        };
+        Ok(Some(LongTermMemory::new(memory, config)))
     }
 
     /// How connections are held, given the process's descriptor limit.

@@ -1,12 +1,15 @@
 //! `agent-server`: the tutorial agent, or an agent file's, behind the AgentCore Runtime contract.
 
 use std::io::{BufWriter, IsTerminal};
+use std::sync::Arc;
+
+use agent_core::Recall;
 
 mod config;
 
 use agent_server::agent_file::AgentFile;
 use agent_server::observability::Telemetry;
-use agent_server::tutorial::TutorialEntrypoint;
+use agent_server::tutorial::{TutorialEntrypoint, tutorial_agent_builder};
 use agent_server::{AgentCoreApp, AgentEntrypoint, shutdown_signal};
 
 use crate::config::{LogFormat, ServerConfig};
@@ -45,22 +48,37 @@ async fn main() -> anyhow::Result<()> {
     let model_name = model.describe();
     let agent_config = config.agent_config();
     let sessions = config.session_config();
-    let store = config
+    let (store, store_memory) = config
         .session_store()
+        .await
         .context("opening the session store")?;
+    let (_, store_reason) = config.store_choice();
     let store_name = store.describe();
     let observed = store.clone();
+    let recall = config
+        .long_term_memory(
+            agent_file
+                .as_ref()
+                .and_then(|file| file.long_term_memory.as_ref()),
+            store_memory.as_ref(),
+        )
+        .await
+        .context("configuring long-term memory")?;
+    let recall_name = recall
+        .as_ref()
+        .map_or_else(|| "off".to_owned(), |recall| recall.describe());
+    let builder = match &agent_file {
+        Some(file) => file.agent_builder(model, config.clock(), agent_config),
+        None => tutorial_agent_builder(model, config.clock(), agent_config),
+    };
+    let agent = match recall {
+        Some(recall) => builder.recall(Arc::new(recall)),
+        None => builder,
+    }
+    .build();
     let app = match &agent_file {
-        Some(file) => AgentCoreApp::new(AgentEntrypoint::new(
-            file.agent(model, config.clock(), agent_config),
-            store,
-        )),
-        None => AgentCoreApp::new(TutorialEntrypoint::with_model(
-            model,
-            config.clock(),
-            agent_config,
-            store,
-        )),
+        Some(_) => AgentCoreApp::new(AgentEntrypoint::new(agent, store)),
+        None => AgentCoreApp::new(TutorialEntrypoint::tutorial(agent, store)),
     };
     let agent_name = config
         .agent
@@ -99,6 +117,8 @@ async fn main() -> anyhow::Result<()> {
         max_body_bytes = config.max_body_bytes,
         body_budget_bytes = app.body_budget(),
         session_store = %store_name,
+        session_store_reason = store_reason,
+        long_term_memory = %recall_name,
         max_in_flight = config.max_in_flight,
         max_connections = edge.max_connections,
         header_timeout_secs = edge.header_timeout.as_secs(),
