@@ -310,6 +310,31 @@ stop_sequences = ["END"]
         );
         let empty = AgentFile::parse("").unwrap();
         assert!(empty.inference().is_empty() && empty.tools().next().is_none());
+        assert!(empty.long_term_memory.is_none());
+    }
+
+    #[test]
+    fn reads_the_long_term_memory_table() {
+        let file = AgentFile::parse(
+            r#"
+[long_term_memory]
+namespaces = ["/strategies/{memoryStrategyId}/actors/{actorId}/", "/summaries/{actorId}/{sessionId}/"]
+top_k = 5
+min_score = 0.3
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            file.long_term_memory,
+            Some(LongTermMemorySection {
+                namespaces: vec![
+                    "/strategies/{memoryStrategyId}/actors/{actorId}/".into(),
+                    "/summaries/{actorId}/{sessionId}/".into()
+                ],
+                top_k: Some(5),
+                min_score: Some(0.3),
+            })
+        );
     }
 
     #[test]
@@ -333,6 +358,21 @@ stop_sequences = ["END"]
             ("[inference]\nmax_tokens = 0\n", "line 2", "from 1 to"),
             ("[inference]\nseed = 4\n", "line 2", "unknown field `seed`"),
             ("model_id = \"\"\n", "line 1", "must not be empty"),
+            (
+                "[long_term_memory]\nnamespaces = []\n",
+                "line 2",
+                "at least one namespace",
+            ),
+            (
+                "[long_term_memory]\nnamespaces = [\"/a/\"]\ntop_k = 101\n",
+                "line 3",
+                "from 1 to 100",
+            ),
+            (
+                "[long_term_memory]\nnamespaces = [\"/a/\"]\nmin_score = 2\n",
+                "line 3",
+                "must be from 0 to 1",
+            ),
             (
                 "tools = [\"weather\",\n  \"weather\"]\n",
                 "line 2",

@@ -736,3 +736,30 @@ async fn the_binary_keeps_sessions_in_the_runtime_memory_across_a_restart() {
     assert!(answer.to_string().contains("41"), "{answer}");
     assert_eq!(stand_in.events("1", &session).len(), 3);
 }
+
+#[test]
+fn memory_settings_that_cannot_work_are_refused_at_start_up() {
+    for (args, problem) in [
+        (
+            &["--memory-namespace", "/users/{actorId}/"][..],
+            "pass --memory-id",
+        ),
+        (
+            &["--session-store", "agentcore-memory:not-a-memory"][..],
+            "is not an AgentCore Memory id",
+        ),
+        (&["--memory-min-score", "1.5"][..], "a score from 0 to 1"),
+    ] {
+        let output = std::process::Command::new(BINARY)
+            .args(["--port", "0"])
+            .args(args)
+            .env_remove("BEDROCK_AGENTCORE_MEMORY_ID")
+            .env_remove("AGENT_SERVER_MEMORY_ID")
+            .env_remove("AGENT_SERVER_SESSION_STORE")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(problem), "{args:?}: {stderr}");
+    }
+}
