@@ -424,14 +424,14 @@ mod tests {
                     cause: "refused".into(),
                 },
                 503,
-                None,
+                Some(5),
             ),
             (
                 SessionError::LeaseLost {
                     session: "s".into(),
                 },
                 503,
-                None,
+                Some(5),
             ),
             (
                 SessionError::Unreadable {

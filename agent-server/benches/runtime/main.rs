@@ -14,6 +14,9 @@
 //! - streaming: from the model's first text delta to the client receiving it over SSE, and
 //!   throughput at 8 clients as server-sent events beside plain JSON (`streaming_figures.rs`).
 //!
+//! - AgentCore Memory: calls to Memory per turn and per restore, the latency a turn adds, and
+//!   throughput at 8 clients, through the Memory stand-in (`agentcore_memory_figures.rs`).
+//!
 //! - the edge under pressure: latency while 3,000 connections hold half a request head, and an
 //!   overload of ten times the in-flight cap (`overload_figures.rs`).
 //!
@@ -28,8 +31,9 @@
 //! - logging: the binary's throughput logging each invocation at `INFO` through a pipe against
 //!   logging warnings only (`logging_figures.rs`).
 //!
-//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|streaming|overload|hot-path|bedrock-path|telemetry|logging]`
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|agentcore-memory|streaming|overload|hot-path|bedrock-path|telemetry|logging]`
 
+mod agentcore_memory_figures;
 mod bedrock_path_figures;
 mod binary;
 mod hot_path_figures;
@@ -76,6 +80,9 @@ fn main() {
     }
     if wants("startup") {
         startup_figures::startup();
+    }
+    if wants("agentcore-memory") {
+        agentcore_memory_figures::agentcore_memory();
     }
     if wants("redis") {
         redis_figures::redis();
