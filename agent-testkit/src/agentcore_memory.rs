@@ -46,7 +46,6 @@ pub struct StoredEvent {
     pub session_id: String,
     /// The event as ListEvents returns it.
     pub event: Value,
-    client_token: Option<String>,
 }
 
 #[derive(Default)]
@@ -62,6 +61,8 @@ struct Memory {
     retrieve_delay: Duration,
     /// Every request body, by operation.
     requests: HashMap<&'static str, Vec<Value>>,
+    /// Events by their `clientToken`, as indexes into `events`.
+    tokens: HashMap<String, usize>,
     next_event: u64,
 }
 
@@ -147,7 +148,6 @@ impl MemoryStandIn {
             actor_id: actor_id.to_owned(),
             session_id: session_id.to_owned(),
             event,
-            client_token: None,
         });
     }
 
@@ -262,13 +262,9 @@ async fn create_event(
     }
     let text = |field: &str| body[field].as_str().unwrap_or_default().to_owned();
     let token = body["clientToken"].as_str().map(str::to_owned);
-    if let Some(token) = &token
-        && let Some(stored) = memory
-            .events
-            .iter()
-            .find(|event| event.client_token.as_ref() == Some(token))
-    {
-        return (StatusCode::CREATED, Json(json!({"event": stored.event}))).into_response();
+    if let Some(&index) = token.as_ref().and_then(|token| memory.tokens.get(token)) {
+        let stored = &memory.events[index].event;
+        return (StatusCode::CREATED, Json(json!({"event": stored}))).into_response();
     }
     let timestamp = body["eventTimestamp"].as_f64().unwrap_or_default();
     let id = memory.event_id((timestamp * 1000.0).round() as i64);
@@ -284,12 +280,15 @@ async fn create_event(
     if body.get("metadata").is_some() {
         event["metadata"] = body["metadata"].clone();
     }
+    if let Some(token) = token {
+        let index = memory.events.len();
+        memory.tokens.insert(token, index);
+    }
     memory.events.push(StoredEvent {
         memory_id,
         actor_id: text("actorId"),
         session_id: text("sessionId"),
         event: event.clone(),
-        client_token: token,
     });
     (StatusCode::CREATED, Json(json!({"event": event}))).into_response()
 }

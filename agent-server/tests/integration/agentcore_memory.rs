@@ -14,7 +14,7 @@ use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
 use agent_core::session::{
     AgentCoreMemory, AgentCoreMemorySessionStore, MemorySessionStore, SessionConfig, SessionStore,
 };
-use agent_core::{Agent, ContentBlock, Message, Model, Role, ToolResult, ToolUse};
+use agent_core::{Agent, ContentBlock, Message, Model, Role, SlidingWindow, ToolResult, ToolUse};
 use agent_server::AgentEntrypoint;
 use agent_server::tutorial::TutorialEntrypoint;
 use agent_testkit::{Log, MemoryStandIn, STAND_IN_MEMORY_ID, ServerProcess};
@@ -210,6 +210,33 @@ async fn a_restore_reads_every_page_whatever_the_order() {
         "a live session is not read again"
     );
     assert_eq!(stand_in.requests("ListEvents").len() - before, 4);
+}
+
+#[tokio::test]
+async fn the_window_bounds_what_is_restored() {
+    let stand_in = MemoryStandIn::start().await;
+    let writer = tutorial_on_memory(&stand_in, crate::support::counting_model()).await;
+    for turn in 0..4 {
+        writer.ask("long", "1", &format!("turn {turn}")).await;
+    }
+    let window = SlidingWindow { max_messages: 3 };
+    let model = ScriptedModel::new(|messages: &[Message]| {
+        Ok(text_response(&format!("{} messages", messages.len())))
+    });
+    let store = Arc::new(AgentCoreMemorySessionStore::new(
+        memory(&stand_in).await,
+        SessionConfig::default(),
+        Some(window),
+    ));
+    let reader = TestServer::tutorial_on(Arc::new(model.clone()), store).await;
+    assert_eq!(reader.ask("long", "1", "turn 4").await.status, 200);
+    let sent = &model.requests()[0];
+    assert_eq!(
+        sent.len(),
+        3,
+        "the latest whole turn within the window, and the prompt"
+    );
+    assert!(sent[0].text().contains("turn 3"), "{:?}", sent[0]);
 }
 
 /// A model that asks for the weather when told to, then answers with what the tool said.
