@@ -24,6 +24,8 @@ mod agent;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
 mod conversation;
+#[cfg(any(feature = "bedrock", feature = "agentcore-memory"))]
+mod local_endpoint;
 #[cfg(feature = "agentcore-memory")]
 pub mod long_term_memory;
 mod message;

@@ -71,18 +71,7 @@ impl BedrockModel {
     /// A client for a local Bedrock stand-in at `endpoint` (a replay server, wiremock):
     /// region `us-east-1` and placeholder credentials, so no AWS account is involved.
     pub async fn for_local_endpoint(endpoint: &str, model_id: impl Into<String>) -> Self {
-        let credentials = aws_sdk_bedrockruntime::config::Credentials::new(
-            "local-stand-in",
-            "local-stand-in",
-            None,
-            None,
-            "agent-core local endpoint",
-        );
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(credentials)
-            .load()
-            .await;
+        let config = crate::local_endpoint::local_sdk_config().await;
         Self::from_sdk_config(&config, model_id, Some(endpoint))
     }
 

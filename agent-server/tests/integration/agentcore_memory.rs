@@ -8,7 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::{BINARY, GatedModel, TestServer, tutorial_model, tutorial_sessions_2_and_3};
+use crate::support::{
+    BINARY, GatedModel, TestServer, counting_model, session_1_total, session_1_weather_and_sum,
+    tutorial_model, tutorial_sessions_2_and_3,
+};
 use agent_core::long_term_memory::{LongTermMemory, LongTermMemoryConfig};
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
 use agent_core::session::{
@@ -73,33 +76,11 @@ async fn the_tutorial_continues_across_a_restart_with_one_event_per_turn() {
     let stand_in = MemoryStandIn::start().await;
     let first = tutorial_on_memory(&stand_in, tutorial_model()).await;
     let session_1 = format!("tutorial-1-{}", uuid::Uuid::new_v4());
-    assert!(
-        first
-            .ask(&session_1, "1", "外の天気はどうですか?")
-            .await
-            .text()
-            .contains("晴れ")
-    );
-    assert!(
-        first
-            .ask(&session_1, "1", "2+5の答えは?")
-            .await
-            .text()
-            .contains('7')
-    );
+    session_1_weather_and_sum(&first, &first, &session_1).await;
     first.shut_down().await;
 
     let restarted = tutorial_on_memory(&stand_in, tutorial_model()).await;
-    let total = restarted
-        .ask(&session_1, "1", "それに 34 を足すとどうなりますか?")
-        .await;
-    assert_eq!(
-        total.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&total.bytes)
-    );
-    assert!(total.text().contains("41"), "{}", total.text());
+    session_1_total(&restarted, &session_1).await;
     tutorial_sessions_2_and_3(&restarted, &restarted).await;
 
     let events = stand_in.events("1", &session_1);
@@ -174,13 +155,13 @@ async fn a_failed_turn_writes_nothing_and_the_session_goes_on() {
 async fn a_restore_reads_every_page_whatever_the_order() {
     let stand_in = MemoryStandIn::start().await;
     stand_in.set_page_size(2);
-    let writer = tutorial_on_memory(&stand_in, crate::support::counting_model()).await;
+    let writer = tutorial_on_memory(&stand_in, counting_model()).await;
     for turn in 0..7 {
         let reply = writer.ask("paged", "1", &format!("turn {turn}")).await;
         assert_eq!(reply.text(), format!("{} messages", 2 * turn + 1));
     }
     let before = stand_in.requests("ListEvents").len();
-    let reader = tutorial_on_memory(&stand_in, crate::support::counting_model()).await;
+    let reader = tutorial_on_memory(&stand_in, counting_model()).await;
     assert_eq!(
         reader.ask("paged", "1", "turn 7").await.text(),
         "15 messages"
@@ -215,7 +196,7 @@ async fn a_restore_reads_every_page_whatever_the_order() {
 #[tokio::test]
 async fn the_window_bounds_what_is_restored() {
     let stand_in = MemoryStandIn::start().await;
-    let writer = tutorial_on_memory(&stand_in, crate::support::counting_model()).await;
+    let writer = tutorial_on_memory(&stand_in, counting_model()).await;
     for turn in 0..4 {
         writer.ask("long", "1", &format!("turn {turn}")).await;
     }
@@ -424,7 +405,7 @@ async fn ask_as(server: &TestServer, session: &str, user: &str, prompt: &str) ->
 #[tokio::test]
 async fn ids_memory_cannot_take_are_mapped_and_kept_apart() {
     let stand_in = MemoryStandIn::start().await;
-    let server = agent_on_memory(&stand_in, crate::support::counting_model()).await;
+    let server = agent_on_memory(&stand_in, counting_model()).await;
     let long = format!("{}-end", "x".repeat(120));
     let spaced = "a session with spaces";
     for (session, user) in [
@@ -461,7 +442,7 @@ async fn ids_memory_cannot_take_are_mapped_and_kept_apart() {
         "an id that fits is used as it is"
     );
 
-    let restarted = agent_on_memory(&stand_in, crate::support::counting_model()).await;
+    let restarted = agent_on_memory(&stand_in, counting_model()).await;
     assert_eq!(
         ask_as(&restarted, &long, "user@example.com", "again").await,
         "3 messages"
@@ -480,7 +461,7 @@ async fn ids_memory_cannot_take_are_mapped_and_kept_apart() {
 #[tokio::test]
 async fn throttling_is_retried_and_a_turn_is_stored_once() {
     let stand_in = MemoryStandIn::start().await;
-    let server = tutorial_on_memory(&stand_in, crate::support::counting_model()).await;
+    let server = tutorial_on_memory(&stand_in, counting_model()).await;
     stand_in.throttle_next(2);
     let reply = server.ask("busy", "1", "hello").await;
     assert_eq!(
@@ -561,7 +542,7 @@ async fn an_unreadable_turn_is_a_500_naming_the_session_and_is_left_as_it_is() {
         json!([{"blob": r#"{"agentRuntimeTurn": 1, "messages": "not a list", "state": {}}"#}]),
         None,
     );
-    let server = tutorial_on_memory(&stand_in, crate::support::counting_model()).await;
+    let server = tutorial_on_memory(&stand_in, counting_model()).await;
     let reply = server.ask("broken", "1", "hello").await;
     assert_eq!(reply.status, 500);
     assert_eq!(reply.json()["error"], "Session unreadable");

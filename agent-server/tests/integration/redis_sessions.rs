@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::{BINARY, counting_model, tutorial_model};
-use crate::support::{GatedModel, TestServer, tutorial_sessions_2_and_3};
+use crate::support::{
+    GatedModel, TestServer, session_1_total, session_1_weather_and_sum, tutorial_sessions_2_and_3,
+};
 use agent_core::session::{
     RedisOptions, SessionConfig, SessionError, SessionId, SessionKey, SessionOwner, SessionStore,
 };
@@ -46,23 +48,11 @@ async fn the_tutorial_spans_two_replicas_and_a_restart() {
     let second = replica(&redis, tutorial_model()).await;
     let session_1 = format!("tutorial-1-{}", uuid::Uuid::new_v4());
 
-    let weather = first.ask(&session_1, "1", "外の天気はどうですか?").await;
-    assert!(weather.text().contains("晴れ"), "{}", weather.text());
-    let sum = second.ask(&session_1, "1", "2+5の答えは?").await;
-    assert!(sum.text().contains('7'), "{}", sum.text());
+    session_1_weather_and_sum(&first, &second, &session_1).await;
 
     first.shut_down().await;
     let restarted = replica(&redis, tutorial_model()).await;
-    let total = restarted
-        .ask(&session_1, "1", "それに 34 を足すとどうなりますか?")
-        .await;
-    assert_eq!(
-        total.status,
-        200,
-        "{:?}",
-        String::from_utf8_lossy(&total.bytes)
-    );
-    assert!(total.text().contains("41"), "{}", total.text());
+    session_1_total(&restarted, &session_1).await;
 
     tutorial_sessions_2_and_3(&second, &restarted).await;
     assert_eq!(

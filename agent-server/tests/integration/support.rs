@@ -321,12 +321,28 @@ impl Reply {
 /// `second`. Returns session 1's id, with its three turns stored.
 pub(crate) async fn tutorial_across(first: &TestServer, second: &TestServer) -> String {
     let session_1 = format!("tutorial-1-{}", uuid::Uuid::new_v4());
-    let weather = first.ask(&session_1, "1", "外の天気はどうですか?").await;
+    session_1_weather_and_sum(first, second, &session_1).await;
+    session_1_total(first, &session_1).await;
+    tutorial_sessions_2_and_3(second, second).await;
+    session_1
+}
+
+/// Session 1's first two steps: the weather on `first` (sunny), the sum on `second` (7).
+pub(crate) async fn session_1_weather_and_sum(
+    first: &TestServer,
+    second: &TestServer,
+    session_1: &str,
+) {
+    let weather = first.ask(session_1, "1", "外の天気はどうですか?").await;
     assert!(weather.text().contains("晴れ"), "{}", weather.text());
-    let sum = second.ask(&session_1, "1", "2+5の答えは?").await;
+    let sum = second.ask(session_1, "1", "2+5の答えは?").await;
     assert!(sum.text().contains('7'), "{}", sum.text());
-    let total = first
-        .ask(&session_1, "1", "それに 34 を足すとどうなりますか?")
+}
+
+/// Session 1's last step on `server`: adding 34 to the sum, which only its history knows (41).
+pub(crate) async fn session_1_total(server: &TestServer, session_1: &str) {
+    let total = server
+        .ask(session_1, "1", "それに 34 を足すとどうなりますか?")
         .await;
     assert_eq!(
         total.status,
@@ -335,8 +351,6 @@ pub(crate) async fn tutorial_across(first: &TestServer, second: &TestServer) -> 
         String::from_utf8_lossy(&total.bytes)
     );
     assert!(total.text().contains("41"), "{}", total.text());
-    tutorial_sessions_2_and_3(second, second).await;
-    session_1
 }
 
 /// The tutorial's sessions 2 and 3 after session 1: session 2, fresh, on `fresh` must not know

@@ -69,18 +69,7 @@ impl AgentCoreMemory {
     /// The memory `id` served by a local stand-in at `endpoint`: region `us-east-1` and
     /// placeholder credentials, so no AWS account is involved.
     pub async fn for_local_endpoint(endpoint: &str, id: MemoryId) -> Self {
-        let credentials = aws_sdk_bedrockagentcore::config::Credentials::new(
-            "local-stand-in",
-            "local-stand-in",
-            None,
-            None,
-            "agent-core local endpoint",
-        );
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(credentials)
-            .load()
-            .await;
+        let config = crate::local_endpoint::local_sdk_config().await;
         Self::from_sdk_config(&config, id, Some(endpoint))
     }
 
