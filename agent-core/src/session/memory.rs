@@ -250,14 +250,17 @@ impl SessionClaim for MemoryClaim {
         if let Some(archive) = self.presence.shared.archive.clone() {
             let stored = &mut *self.guard;
             let (_, turn) = stored.conversation.changes_since(self.checkpoint);
-            let cursor = stored.archived.take().unwrap_or_default();
-            // Until the append is known to have succeeded, the session is restored afresh
-            // before its next turn (`archived` stays `None`); dropping `self` on error rolls
-            // the turn back here.
-            let cursor = archive
-                .append(&self.presence.key, cursor, turn, &stored.state)
-                .await?;
-            self.guard.archived = Some(cursor);
+            // A turn that changed nothing has nothing to keep.
+            if !turn.is_empty() || stored.state != self.state_before {
+                let cursor = stored.archived.take().unwrap_or_default();
+                // Until the append is known to have succeeded, the session is restored afresh
+                // before its next turn (`archived` stays `None`); dropping `self` on error
+                // rolls the turn back here.
+                let cursor = archive
+                    .append(&self.presence.key, cursor, turn, &stored.state)
+                    .await?;
+                self.guard.archived = Some(cursor);
+            }
         }
         self.guard.conversation.keep();
         self.committed = true;

@@ -15,7 +15,8 @@ use crate::support::{
 use agent_core::long_term_memory::{LongTermMemory, LongTermMemoryConfig};
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
 use agent_core::session::{
-    AgentCoreMemory, AgentCoreMemorySessionStore, MemorySessionStore, SessionConfig, SessionStore,
+    AgentCoreMemory, AgentCoreMemorySessionStore, MemorySessionStore, SessionConfig, SessionId,
+    SessionKey, SessionOwner, SessionStore,
 };
 use agent_core::{Agent, ContentBlock, Message, Model, Role, SlidingWindow, ToolResult, ToolUse};
 use agent_server::AgentEntrypoint;
@@ -770,4 +771,27 @@ fn memory_settings_that_cannot_work_are_refused_at_start_up() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(problem), "{args:?}: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn the_store_keeps_state_with_the_turn_and_writes_nothing_for_an_empty_one() {
+    let stand_in = MemoryStandIn::start().await;
+    let key = SessionKey::new(SessionOwner::user("1"), SessionId::parse("state").unwrap());
+    let first = store(&stand_in).await;
+    first.checkout(&key).await.unwrap().commit().await.unwrap();
+    assert!(
+        stand_in.requests("CreateEvent").is_empty(),
+        "an empty turn writes nothing"
+    );
+
+    let mut turn = first.checkout(&key).await.unwrap();
+    turn.push(Message::user("count"));
+    turn.push(Message::assistant("1"));
+    turn.state_mut().set("visits", 1).unwrap();
+    turn.commit().await.unwrap();
+
+    let restarted = store(&stand_in).await;
+    let turn = restarted.checkout(&key).await.unwrap();
+    assert_eq!(turn.state().get("visits"), Some(&json!(1)));
+    assert_eq!(turn.conversation().len(), 2);
 }
