@@ -202,6 +202,12 @@ mod tests {
         );
     }
 
+    /// The mapping is stored in Memory: it must never change between versions.
+    #[test]
+    fn the_mapping_is_pinned() {
+        assert_eq!(session("a session"), "asession-1e2952b478968fb69e10542344568388");
+    }
+
     #[test]
     fn owners_that_do_not_fit_and_the_anonymous_name_are_hashed() {
         for user in ["user@example.com", "a::b", "anonymous", ":x"] {
