@@ -153,10 +153,15 @@ impl ServerProcess {
             .collect()
     }
 
+    /// The process's `/proc/PID/status`: its memory, threads and settings as the kernel sees
+    /// them.
+    pub fn status(&self) -> String {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default()
+    }
+
     /// The process's resident memory now and at its peak (`VmRSS`, `VmHWM`), in bytes.
     pub fn resident_memory(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
+        let status = self.status();
         let kib = |field: &str| -> u64 {
             status
                 .lines()

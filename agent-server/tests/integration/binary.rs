@@ -215,6 +215,19 @@ async fn every_log_line_is_written_by_the_time_the_process_exits() {
     );
 }
 
+#[tokio::test]
+async fn transparent_huge_pages_are_off_so_touched_memory_is_all_that_is_resident() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
+    let server = ServerProcess::start(BINARY, &["--replay", fixtures.to_str().unwrap()]);
+    let status = server.status();
+    let setting = status
+        .lines()
+        .find_map(|line| line.strip_prefix("THP_enabled:"))
+        .expect("a kernel that reports THP_enabled");
+    assert_eq!(setting.trim(), "0", "{status}");
+    assert_eq!(server.ask("外の天気はどうですか?").await.0, 200);
+}
+
 #[test]
 fn a_bad_replay_folder_is_refused_at_start_up() {
     let output = Command::new(env!("CARGO_BIN_EXE_agent-server"))

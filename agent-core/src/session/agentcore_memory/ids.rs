@@ -205,7 +205,10 @@ mod tests {
     /// The mapping is stored in Memory: it must never change between versions.
     #[test]
     fn the_mapping_is_pinned() {
-        assert_eq!(session("a session"), "asession-1e2952b478968fb69e10542344568388");
+        assert_eq!(
+            session("a session"),
+            "asession-1e2952b478968fb69e10542344568388"
+        );
     }
 
     #[test]

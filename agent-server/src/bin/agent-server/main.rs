@@ -6,6 +6,7 @@ use std::sync::Arc;
 use agent_core::Recall;
 
 mod config;
+mod resident;
 
 use agent_server::agent_file::AgentFile;
 use agent_server::observability::Telemetry;
@@ -24,6 +25,10 @@ use tracing_subscriber::{EnvFilter, Layer};
 /// two threads, where glibc's malloc spent about a third of the server's CPU per Bedrock call.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Log lines queued for the writer thread at most; a full queue makes the logging thread wait.
+/// The queue is allocated whole at start-up: the default, 128,000 lines, held 5 MiB for good.
+const LOG_QUEUE_LINES: usize = 8_192;
 
 /// How much the log writer gathers before one `write` to stderr, at most.
 const LOG_BUFFER_BYTES: usize = 64 * 1024;
@@ -178,6 +183,7 @@ fn init_logging(format: LogFormat) -> anyhow::Result<(Option<Telemetry>, WorkerG
     let (stderr, guard) = NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("log-writer")
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .finish(BufWriter::with_capacity(
             LOG_BUFFER_BYTES,
             std::io::stderr(),
