@@ -51,17 +51,29 @@ impl Binary {
     pub(crate) fn start(model: Model<'_>, environment: &[(&str, &str)]) -> Self {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial");
         let fixtures = fixtures.to_string_lossy();
-        let (args, mut variables) = match model {
+        let (mut args, mut variables) = match model {
             Model::Replay => (vec!["--replay", &fixtures], Vec::new()),
             Model::Bedrock(stand_in) => (
                 vec!["--model-streaming", "false"],
                 bedrock_at(stand_in).to_vec(),
             ),
         };
+        // Every invocation of a load is a new session: room for all a round makes.
+        args.extend(["--max-sessions", "10000000"]);
         variables.extend_from_slice(environment);
         let process = ServerProcess::start_with(BINARY, &args, &variables, Log::Discard);
         let address = process.address.parse().expect("a socket address");
         Self { process, address }
+    }
+
+    /// The process's resident memory now, in bytes.
+    pub(crate) fn resident(&self) -> u64 {
+        self.process.resident_memory().0
+    }
+
+    /// Asks `prompt` as tutorial user `user_id` in `session`; the response's status.
+    pub(crate) async fn ask(&self, session: &str, user_id: &str, prompt: &str) -> u16 {
+        self.process.ask_in(session, user_id, prompt).await.0
     }
 
     /// CPU the process has spent so far, all its threads.

@@ -1,5 +1,6 @@
 //! Time from process start to the first successful `/ping`, and resident memory then, in
-//! `--replay` and Bedrock mode.
+//! `--replay` and Bedrock mode; the binary's size; and resident memory after the tutorial's three
+//! sessions through the AWS SDK (against the local Converse stand-in).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -7,6 +8,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use agent_testkit::serve_on_own_runtime;
+
+use crate::bedrock_path_figures::stand_in_router;
+use crate::binary::{Binary, Model};
+use crate::load::client_runtime;
 use crate::process_stats::vm_rss_bytes;
 
 pub(crate) fn startup() {
@@ -19,7 +25,7 @@ pub(crate) fn startup() {
     let replay = ["--replay", fixtures.to_str().unwrap()];
     for (label, args) in [
         ("--replay fixtures/tutorial", &replay[..]),
-        ("Bedrock (region from env)", &[][..]),
+        ("Bedrock (default flags)", &[][..]),
     ] {
         let mut times = Vec::new();
         let mut resident = Vec::new();
@@ -38,7 +44,54 @@ pub(crate) fn startup() {
             resident[RUNS / 2] as f64 / 1048576.0
         );
     }
+    let binary = std::fs::metadata(env!("CARGO_BIN_EXE_agent-server")).map_or(0, |file| file.len());
+    println!(
+        "  binary (release profile): {:.1} MiB",
+        binary as f64 / 1048576.0
+    );
+    let (ready, after) = resident_across_the_tutorial();
+    println!(
+        "  Bedrock through the SDK: resident at ready {:.1} MiB, after the tutorial's three sessions {:.1} MiB (+{:.1})",
+        ready as f64 / 1048576.0,
+        after as f64 / 1048576.0,
+        (after as f64 - ready as f64) / 1048576.0
+    );
     println!();
+}
+
+/// The binary on the Converse stand-in: its resident memory at ready, and after the tutorial's
+/// three sessions (session 1's three turns, session 2's one, another user's session 3).
+fn resident_across_the_tutorial() -> (u64, u64) {
+    let (stand_in, _stand_in) = serve_on_own_runtime("stand-in", |listener| async move {
+        axum::serve(listener, stand_in_router()).await
+    });
+    let endpoint = format!("http://{stand_in}");
+    let binary = Binary::start(Model::Bedrock(&endpoint), &[]);
+    let ready = binary.resident();
+    let client = client_runtime();
+    for (session, user, prompts) in [
+        (
+            "tutorial-1",
+            "1",
+            &[
+                "外の天気はどうですか?",
+                "2+5の答えは?",
+                "それに 34 を足すとどうなりますか?",
+            ][..],
+        ),
+        (
+            "tutorial-2",
+            "1",
+            &["そしてそれにさらに 10 を足すとどうなりますか?"][..],
+        ),
+        ("tutorial-3", "2", &["天気はどうですか？"][..]),
+    ] {
+        for prompt in prompts {
+            let status = client.block_on(binary.ask(session, user, prompt));
+            assert_eq!(status, 200, "{session}: {prompt}");
+        }
+    }
+    (ready, binary.resident())
 }
 
 /// Starts the binary, waits for its first 200 on /ping; returns the time taken and its RSS.
