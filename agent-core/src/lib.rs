@@ -45,8 +45,8 @@ pub use agent::telemetry;
 pub use agent::{Agent, AgentBuilder};
 pub use conversation::{Conversation, SlidingWindow};
 pub use message::{
-    ContentBlock, EMPTY_MESSAGE_PLACEHOLDER, Message, Role, ToolResult, ToolResultContent,
-    ToolResultStatus, ToolUse,
+    ContentBlock, EMPTY_MESSAGE_PLACEHOLDER, Image, ImageFormat, ImageSource, Message, Role,
+    ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
 };
 #[cfg(any(test, feature = "scripted"))]
 pub use model::scripted;
@@ -55,4 +55,7 @@ pub use model::{
     StopReason, Usage,
 };
 pub use request::RequestInfo;
-pub use tool::{RegistryError, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry, ToolSpec};
+pub use tool::{
+    RegistryError, TOOL_ERROR_PREFIX, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry,
+    ToolSpec,
+};

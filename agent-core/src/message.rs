@@ -86,6 +86,90 @@ pub enum ToolResultContent {
     Text(String),
     /// A JSON value.
     Json(Value),
+    /// An image, as Converse takes one in a tool result.
+    Image(Image),
+}
+
+/// An image in Converse's shape: `{"format": "png", "source": {"bytes": "<base64>"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// Its encoding.
+    pub format: ImageFormat,
+    /// Its bytes.
+    pub source: ImageSource,
+}
+
+impl Image {
+    /// An image of `format` made of `bytes`.
+    pub fn new(format: ImageFormat, bytes: Vec<u8>) -> Self {
+        Self {
+            format,
+            source: ImageSource { bytes },
+        }
+    }
+}
+
+/// The encodings Converse accepts for images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    /// PNG.
+    Png,
+    /// JPEG.
+    Jpeg,
+    /// GIF.
+    Gif,
+    /// WebP.
+    Webp,
+}
+
+impl ImageFormat {
+    /// The format of a MIME type (`image/png`, …); `None` for one Converse does not take.
+    pub fn from_mime_type(mime_type: &str) -> Option<Self> {
+        match mime_type.trim().to_ascii_lowercase().as_str() {
+            "image/png" => Some(Self::Png),
+            "image/jpeg" | "image/jpg" => Some(Self::Jpeg),
+            "image/gif" => Some(Self::Gif),
+            "image/webp" => Some(Self::Webp),
+            _ => None,
+        }
+    }
+
+    /// The MIME type, `image/png` and so on.
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Gif => "image/gif",
+            Self::Webp => "image/webp",
+        }
+    }
+}
+
+/// Where an image's bytes are: inline, base64 in JSON as on Converse's wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSource {
+    /// The encoded image.
+    #[serde(with = "base64_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// Bytes as standard base64 text, the way Converse's JSON carries them.
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Message {
@@ -174,7 +258,8 @@ impl ToolResult {
         }
     }
 
-    /// The result's content as one string: texts as they are, JSON blocks serialised.
+    /// The result's content as one string: texts as they are, JSON blocks serialised, images
+    /// named by type and size.
     pub fn text(&self) -> String {
         let parts: Vec<String> = self
             .content
@@ -182,6 +267,11 @@ impl ToolResult {
             .map(|block| match block {
                 ToolResultContent::Text(text) => text.clone(),
                 ToolResultContent::Json(value) => value.to_string(),
+                ToolResultContent::Image(image) => format!(
+                    "[{} image, {} bytes]",
+                    image.format.mime_type(),
+                    image.source.bytes.len()
+                ),
             })
             .collect();
         parts.join("\n")
@@ -192,6 +282,26 @@ impl ToolResult {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_image_result_serialises_as_converse_carries_it() {
+        let block =
+            ToolResultContent::Image(Image::new(ImageFormat::Png, vec![0x89, b'P', b'N', b'G']));
+        let wire = serde_json::to_value(&block).unwrap();
+        assert_eq!(
+            wire,
+            json!({"image": {"format": "png", "source": {"bytes": "iVBORw=="}}})
+        );
+        assert_eq!(
+            serde_json::from_value::<ToolResultContent>(wire).unwrap(),
+            block
+        );
+        assert_eq!(
+            ImageFormat::from_mime_type("IMAGE/JPG"),
+            Some(ImageFormat::Jpeg)
+        );
+        assert_eq!(ImageFormat::from_mime_type("image/svg+xml"), None);
+    }
 
     #[test]
     fn serialises_in_bedrock_wire_format() {

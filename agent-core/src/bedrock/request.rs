@@ -7,10 +7,13 @@
 
 use std::sync::Mutex;
 
+use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types as sdk;
 
 use super::document::to_document;
-use crate::message::{ContentBlock, Message, Role, ToolResultContent, ToolResultStatus};
+use crate::message::{
+    ContentBlock, ImageFormat, Message, Role, ToolResultContent, ToolResultStatus,
+};
 use crate::model::InferenceConfig;
 use crate::model::{ConverseRequest, ModelError};
 use crate::tool::ToolSpec;
@@ -128,15 +131,8 @@ fn to_sdk_block(block: &ContentBlock) -> Result<sdk::ContentBlock, ModelError> {
             let content = result
                 .content
                 .iter()
-                .map(|part| match part {
-                    ToolResultContent::Text(text) => {
-                        sdk::ToolResultContentBlock::Text(text.clone())
-                    }
-                    ToolResultContent::Json(value) => {
-                        sdk::ToolResultContentBlock::Json(to_document(value))
-                    }
-                })
-                .collect();
+                .map(to_sdk_tool_result_block)
+                .collect::<Result<Vec<_>, _>>()?;
             let status = match result.status {
                 ToolResultStatus::Success => sdk::ToolResultStatus::Success,
                 ToolResultStatus::Error => sdk::ToolResultStatus::Error,
@@ -150,6 +146,29 @@ fn to_sdk_block(block: &ContentBlock) -> Result<sdk::ContentBlock, ModelError> {
                     .map_err(invalid_request)?,
             )
         }
+    })
+}
+
+fn to_sdk_tool_result_block(
+    part: &ToolResultContent,
+) -> Result<sdk::ToolResultContentBlock, ModelError> {
+    Ok(match part {
+        ToolResultContent::Text(text) => sdk::ToolResultContentBlock::Text(text.clone()),
+        ToolResultContent::Json(value) => sdk::ToolResultContentBlock::Json(to_document(value)),
+        ToolResultContent::Image(image) => sdk::ToolResultContentBlock::Image(
+            sdk::ImageBlock::builder()
+                .format(match image.format {
+                    ImageFormat::Png => sdk::ImageFormat::Png,
+                    ImageFormat::Jpeg => sdk::ImageFormat::Jpeg,
+                    ImageFormat::Gif => sdk::ImageFormat::Gif,
+                    ImageFormat::Webp => sdk::ImageFormat::Webp,
+                })
+                .source(sdk::ImageSource::Bytes(Blob::new(
+                    image.source.bytes.clone(),
+                )))
+                .build()
+                .map_err(invalid_request)?,
+        ),
     })
 }
 

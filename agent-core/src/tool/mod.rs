@@ -66,6 +66,9 @@ pub trait Tool: Send + Sync {
     }
 }
 
+/// What the model reads before a tool's own error message: `Error: order o-9 does not exist`.
+pub const TOOL_ERROR_PREFIX: &str = "Error: ";
+
 /// What a tool returns on success.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutput(pub Vec<ToolResultContent>);
@@ -188,7 +191,7 @@ impl ToolRegistry {
                 content: non_empty(content),
                 status: ToolResultStatus::Success,
             },
-            Ok(Err(error)) => ToolResult::error(id, format!("Error: {error}")),
+            Ok(Err(error)) => ToolResult::error(id, format!("{TOOL_ERROR_PREFIX}{error}")),
             Err(_panic) => {
                 context.undo_writes();
                 tracing::error!(tool = %tool_use.name, "tool panicked");
