@@ -34,6 +34,8 @@ use std::sync::Arc;
 use agent_core::Tool;
 
 pub mod calculator;
+#[cfg(any(feature = "mcp-client", feature = "mcp-server"))]
+pub mod mcp;
 pub mod time;
 pub mod weather;
 
