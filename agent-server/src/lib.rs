@@ -29,7 +29,7 @@ mod error;
 pub mod observability;
 mod serving;
 
-pub use agents::{agent_file, tutorial};
+pub use agents::{agent_file, mcp_servers, tutorial};
 pub use context::{REQUEST_ID_HEADER, RuntimeContext, SESSION_ID_HEADER, USER_ID_HEADER};
 pub use contract::health::{BusyGuard, Health, PingHandler, PingStatus, Status};
 pub use contract::{

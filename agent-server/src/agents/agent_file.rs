@@ -15,7 +15,13 @@
 //! namespaces = ["/strategies/{memoryStrategyId}/actors/{actorId}/"]
 //! top_k = 5                                                    # optional; 10
 //! min_score = 0.3                                              # optional; 0.2
+//! [[mcp_servers]]                                              # optional, repeatable
+//! name = "docs"
+//! command = "uvx"
+//! args = ["awslabs.aws-documentation-mcp-server@latest"]
 //! ```
+//!
+//! The `[[mcp_servers]]` tables are described in [`mcp_servers`](crate::mcp_servers).
 //!
 //! A file is read whole at start-up and refused whole: an unknown key, an unknown or repeated
 //! tool, a value out of range or an unreadable file stops the server with the file, the line and
@@ -27,6 +33,8 @@ use std::sync::Arc;
 
 use agent_core::{Agent, AgentBuilder, AgentConfig, InferenceConfig, Model, Tool};
 use agent_tools::{Calculator, Clock, GetTime, Weather};
+
+use super::mcp_servers::McpServerSection;
 use serde::{Deserialize, Deserializer};
 use thiserror::Error;
 use toml::Spanned;
@@ -54,6 +62,9 @@ pub struct AgentFile {
     /// Long-term memories searched with each prompt; none when absent.
     #[serde(default)]
     pub long_term_memory: Option<LongTermMemorySection>,
+    /// MCP servers whose tools are offered after the built-in ones, in this order.
+    #[serde(default)]
+    pub mcp_servers: Vec<McpServerSection>,
 }
 
 /// The `[long_term_memory]` table: which AgentCore Memory namespaces are searched with each
@@ -129,6 +140,15 @@ impl AgentFile {
     /// Reads and checks a file's text; the error says where and what.
     pub fn parse(text: &str) -> Result<Self, String> {
         let file: Self = toml::from_str(text).map_err(|error| error.to_string())?;
+        for (n, server) in file.mcp_servers.iter().enumerate() {
+            server.check()?;
+            if file.mcp_servers[..n]
+                .iter()
+                .any(|earlier| earlier.name == server.name)
+            {
+                return Err(format!("MCP server `{}` is listed twice", server.name));
+            }
+        }
         for (n, tool) in file.tools.iter().enumerate() {
             if file.tools[..n]
                 .iter()
@@ -142,6 +162,11 @@ impl AgentFile {
             }
         }
         Ok(file)
+    }
+
+    /// The names of the built-in tools named, as the model sees them.
+    pub fn tool_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.tools().map(|tool| tool.to_string())
     }
 
     /// The tools named, in order.

@@ -9,6 +9,7 @@ mod config;
 mod resident;
 
 use agent_server::agent_file::AgentFile;
+use agent_server::mcp_servers::McpServers;
 use agent_server::observability::Telemetry;
 use agent_server::tutorial::{TutorialEntrypoint, tutorial_agent_builder};
 use agent_server::{AgentCoreApp, AgentEntrypoint, shutdown_signal};
@@ -72,8 +73,21 @@ async fn main() -> anyhow::Result<()> {
     let recall_name = recall
         .as_ref()
         .map_or_else(|| "off".to_owned(), |recall| recall.describe());
+    let mcp_servers = match &agent_file {
+        Some(file) => McpServers::connect(&file.mcp_servers)
+            .await
+            .map_err(anyhow::Error::msg)
+            .context("connecting the agent file's MCP servers")?,
+        None => McpServers::default(),
+    };
     let builder = match &agent_file {
-        Some(file) => file.agent_builder(model, config.clock(), agent_config),
+        Some(file) => mcp_servers
+            .add_tools(
+                file.agent_builder(model, config.clock(), agent_config),
+                file.tool_names(),
+            )
+            .map_err(anyhow::Error::msg)
+            .context("offering the MCP servers' tools")?,
         None => tutorial_agent_builder(model, config.clock(), agent_config),
     };
     let agent = match recall {
@@ -124,6 +138,7 @@ async fn main() -> anyhow::Result<()> {
         session_store = %store_name,
         session_store_reason = store_reason,
         long_term_memory = %recall_name,
+        mcp_servers = mcp_servers.len(),
         max_in_flight = config.max_in_flight,
         max_connections = edge.max_connections,
         header_timeout_secs = edge.header_timeout.as_secs(),
@@ -143,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
     app.serve(listener, shutdown_signal())
         .await
         .context("serving")?;
+    mcp_servers.close().await;
     tracing::info!("agent-server stopped");
     if let Some(telemetry) = telemetry {
         telemetry.shutdown();
