@@ -8,18 +8,22 @@
 //!   clean AWS environment, its log read through a pipe;
 //! - [`RedisServer`]: a real `redis-server` of the test's own, in a temporary directory;
 //! - [`RedisCluster`]: six of them as a Redis Cluster, with failover and slot migration;
-//! - [`MemoryStandIn`]: the AgentCore Memory data plane on a loopback port, for the real SDK.
+//! - [`MemoryStandIn`]: the AgentCore Memory data plane on a loopback port, for the real SDK;
+//! - [`TestMcpServer`]: an MCP server with the tools that try a client, over stdio (the
+//!   `mcp-test-server` binary) or streamable HTTP on a loopback port.
 //!
 //! Nothing here reaches beyond loopback. Not published: it is test support, not product.
 
 mod agentcore_memory;
 mod local_server;
+mod mcp_test_server;
 mod redis;
 mod redis_cluster;
 mod server_process;
 
 pub use agentcore_memory::{MemoryStandIn, STAND_IN_MEMORY_ID, StoredEvent};
 pub use local_server::{LocalServer, serve_on_own_runtime};
+pub use mcp_test_server::{HttpMcpServer, PIXEL_PNG, Seen, TestMcpServer, long_tool_name};
 pub use redis::{Persistence, RedisServer};
 pub use redis_cluster::RedisCluster;
 pub use server_process::{Log, ServerProcess, bedrock_at};

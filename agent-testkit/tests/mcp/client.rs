@@ -1,0 +1,272 @@
+//! The MCP client on its own: names, schemas, results, timeouts, cancellation, reconnection
+//! and list changes, over both transports.
+
+use std::time::Duration;
+
+use agent_core::{ImageFormat, ToolResultContent, ToolResultStatus};
+use agent_testkit::{PIXEL_PNG, TestMcpServer};
+use agent_tools::mcp::{McpError, McpServer, McpServerConfig, model_tool_name};
+use serde_json::json;
+
+use crate::{eventually, registry_of, run, stdio_config};
+
+fn fits_bedrock(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+#[tokio::test]
+async fn tools_are_offered_under_names_and_schemas_bedrock_accepts() {
+    let server = McpServer::connect(stdio_config()).await.unwrap();
+    let registry = registry_of(&server);
+    let names: Vec<&str> = registry
+        .specs()
+        .iter()
+        .map(|spec| spec.name.as_str())
+        .collect();
+    let long = model_tool_name(Some("t"), &agent_testkit::long_tool_name());
+    assert_eq!(
+        names,
+        [
+            "t_echo_text",
+            long.as_str(),
+            "t_no_schema",
+            "t_chart",
+            "t_fail",
+            "t_structured",
+            "t_hang",
+            "t_whoami",
+            "t_exit",
+            "t_forget_echo"
+        ]
+    );
+    assert!(names.iter().all(|name| fits_bedrock(name)), "{names:?}");
+    let spec = |name: &str| {
+        registry
+            .specs()
+            .iter()
+            .find(|spec| spec.name == name)
+            .unwrap()
+            .input_schema
+            .clone()
+    };
+    assert_eq!(
+        spec("t_echo_text"),
+        json!({
+            "type": "object",
+            "properties": {"message": {"type": "string", "minLength": 1, "description": "what to repeat"}},
+            "required": ["message"]
+        })
+    );
+    assert_eq!(
+        spec("t_no_schema"),
+        json!({"type": "object", "properties": {}})
+    );
+
+    // The server is called by its own names; the schema it sent still holds.
+    let echoed = run(&registry, "t_echo_text", json!({"message": "hi"})).await;
+    assert_eq!(echoed.content, [ToolResultContent::Text("hi".into())]);
+    assert_eq!(run(&registry, &long, json!({})).await.text(), "Q3 was good");
+    let refused = run(&registry, "t_echo_text", json!({"message": ""})).await;
+    assert_eq!(
+        refused.status,
+        ToolResultStatus::Error,
+        "{}",
+        refused.text()
+    );
+    server.close().await;
+}
+
+#[tokio::test]
+async fn results_keep_their_kinds_over_both_transports() {
+    let http = TestMcpServer::default().serve_http().await;
+    for config in [stdio_config(), McpServerConfig::http("t", http.url())] {
+        let server = McpServer::connect(config).await.unwrap();
+        let registry = registry_of(&server);
+
+        let chart = run(&registry, "t_chart", json!({})).await;
+        assert_eq!(chart.status, ToolResultStatus::Success);
+        match &chart.content[..] {
+            [
+                ToolResultContent::Text(text),
+                ToolResultContent::Image(image),
+            ] => {
+                assert_eq!(text, "the chart:");
+                assert_eq!(image.format, ImageFormat::Png);
+                assert_eq!(image.source.bytes, PIXEL_PNG);
+            }
+            other => panic!("not a text and an image: {other:?}"),
+        }
+
+        let failed = run(&registry, "t_fail", json!({})).await;
+        assert_eq!(failed.status, ToolResultStatus::Error);
+        assert_eq!(failed.text(), "Error: order o-9 does not exist");
+
+        let structured = run(&registry, "t_structured", json!({})).await;
+        assert_eq!(
+            structured.content,
+            [ToolResultContent::Json(
+                json!({"temperature": 21.5, "unit": "C"})
+            )]
+        );
+        server.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_call_past_its_timeout_is_an_error_result_and_cancelled_on_the_server() {
+    let http = TestMcpServer::default().serve_http().await;
+    let mut config = McpServerConfig::http("t", http.url());
+    config.call_timeout = Duration::from_millis(300);
+    let server = McpServer::connect(config).await.unwrap();
+    let registry = registry_of(&server);
+
+    let hung = run(&registry, "t_hang", json!({})).await;
+    assert_eq!(hung.status, ToolResultStatus::Error);
+    assert!(
+        hung.text().contains("did not answer within 0.3 s"),
+        "{}",
+        hung.text()
+    );
+    eventually("the server saw the cancellation", || {
+        http.seen().cancelled.len() == 1
+    })
+    .await;
+
+    // The connection is still good.
+    assert_eq!(
+        run(&registry, "t_echo_text", json!({"message": "still here"}))
+            .await
+            .text(),
+        "still here"
+    );
+}
+
+#[tokio::test]
+async fn a_call_whose_invocation_goes_away_is_cancelled_on_the_server() {
+    let http = TestMcpServer::default().serve_http().await;
+    let server = McpServer::connect(McpServerConfig::http("t", http.url()))
+        .await
+        .unwrap();
+    let registry = registry_of(&server);
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(200),
+        run(&registry, "t_hang", json!({})),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the call answered: {abandoned:?}");
+    eventually("the server saw the cancellation", || {
+        http.seen().cancelled.len() == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dead_stdio_server_is_started_again_on_the_next_call() {
+    let server = McpServer::connect(stdio_config()).await.unwrap();
+    let registry = registry_of(&server);
+    let died = run(&registry, "t_exit", json!({})).await;
+    assert_eq!(died.status, ToolResultStatus::Error);
+    assert!(
+        died.text().contains("re-established on the next call"),
+        "{}",
+        died.text()
+    );
+    let after = run(&registry, "t_echo_text", json!({"message": "back"})).await;
+    assert_eq!(after.status, ToolResultStatus::Success, "{}", after.text());
+    assert_eq!(after.text(), "back");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn an_http_server_that_went_away_is_reconnected_when_it_is_back() {
+    let http = TestMcpServer::default().serve_http().await;
+    let server = McpServer::connect(McpServerConfig::http("t", http.url()))
+        .await
+        .unwrap();
+    let registry = registry_of(&server);
+    http.stop();
+    let refused = run(&registry, "t_echo_text", json!({"message": "anyone?"})).await;
+    assert_eq!(refused.status, ToolResultStatus::Error);
+    http.resume().await;
+    let after = run(&registry, "t_echo_text", json!({"message": "back"})).await;
+    assert_eq!(after.text(), "back");
+}
+
+#[tokio::test]
+async fn a_tool_list_change_is_read_and_a_tool_gone_answers_so() {
+    let server = McpServer::connect(stdio_config()).await.unwrap();
+    let registry = registry_of(&server);
+    assert_eq!(
+        run(&registry, "t_forget_echo", json!({})).await.text(),
+        "echo.text is gone"
+    );
+    let gone = run(&registry, "t_echo_text", json!({"message": "hi"})).await;
+    assert_eq!(gone.status, ToolResultStatus::Error);
+    assert!(
+        gone.text()
+            .contains("no longer offers the tool `echo.text`"),
+        "{}",
+        gone.text()
+    );
+    server.close().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_an_error_naming_it() {
+    let http = TestMcpServer::default().serve_http().await;
+    let url = http.url();
+    drop(http);
+    let mut config = McpServerConfig::http("gone", url);
+    config.connect_timeout = Duration::from_secs(5);
+    let error = McpServer::connect(config)
+        .await
+        .err()
+        .expect("no server there");
+    assert!(
+        matches!(&error, McpError::Unreachable { server, .. } if server == "gone"),
+        "{error}"
+    );
+
+    let missing = McpServer::connect(McpServerConfig::stdio(
+        "nothing",
+        "/nonexistent/mcp-server",
+        [""; 0],
+    ))
+    .await
+    .err()
+    .expect("no such program");
+    assert!(missing.to_string().contains("`nothing`"), "{missing}");
+}
+
+/// Live processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let cmdline = std::fs::read(path.join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            let state = stat.rsplit(") ").next()?.chars().next()?;
+            let holds = String::from_utf8_lossy(&cmdline).contains(marker);
+            (holds && state != 'Z').then_some(())
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn closing_a_stdio_server_ends_its_process() {
+    let marker = format!("--marker={}", std::process::id());
+    let server = McpServer::connect(McpServerConfig::stdio(
+        "t",
+        crate::STDIO_SERVER,
+        [marker.clone()],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(processes_with(&marker), 1);
+    server.close().await;
+    assert_eq!(processes_with(&marker), 0);
+}
