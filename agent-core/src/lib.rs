@@ -57,5 +57,5 @@ pub use model::{
 pub use request::RequestInfo;
 pub use tool::{
     RegistryError, TOOL_ERROR_PREFIX, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry,
-    ToolSpec,
+    ToolSource, ToolSpec,
 };

@@ -1,6 +1,6 @@
 //! An MCP server made to try clients on: tools whose names Bedrock refuses, schemas with
 //! `$ref` and with none, images, `isError`, structured content, a call that never answers, a
-//! tool that ends the process, one that changes the tool list, and one that says which
+//! tool that ends the process, two that change the tool list, and one that says which
 //! `Authorization` header reached it. Served over stdio (the `mcp-test-server` binary) or over
 //! streamable HTTP on a loopback port, in the test's own process, where what it saw can be read.
 
@@ -45,6 +45,8 @@ pub struct Seen {
     pub cancelled: Vec<String>,
     /// Whether `forget_echo` ran: `echo.text` is no longer listed.
     pub echo_forgotten: bool,
+    /// Whether `add_tool` ran: `added` is listed.
+    pub tool_added: bool,
 }
 
 /// The test server's handler.
@@ -142,7 +144,19 @@ impl TestMcpServer {
                 "Stops offering echo.text.",
                 object(json!({"type": "object"})),
             ),
+            Tool::new(
+                "add_tool",
+                "Starts offering `added`.",
+                object(json!({"type": "object"})),
+            ),
         ];
+        if self.seen().tool_added {
+            tools.push(Tool::new(
+                "added",
+                "Added while running.",
+                object(json!({"type": "object"})),
+            ));
+        }
         if self.seen().echo_forgotten {
             tools.retain(|tool| tool.name != "echo.text");
         }
@@ -216,6 +230,14 @@ impl ServerHandler for TestMcpServer {
                 CallToolResult::success(vec![text(authorization)])
             }
             "exit" => std::process::exit(3),
+            "add_tool" => {
+                self.seen().tool_added = true;
+                let _ = context.peer.notify_tool_list_changed().await;
+                CallToolResult::success(vec![text("`added` is offered")])
+            }
+            "added" if self.seen().tool_added => {
+                CallToolResult::success(vec![text("new and working")])
+            }
             "forget_echo" => {
                 self.seen().echo_forgotten = true;
                 let _ = context.peer.notify_tool_list_changed().await;

@@ -31,7 +31,7 @@ use crate::model::{
     Usage,
 };
 use crate::session::{SessionState, SessionTurn};
-use crate::tool::{RegistryError, SharedState, Tool, ToolRegistry, TurnScope};
+use crate::tool::{RegistryError, SharedState, Tool, ToolRegistry, ToolSource, TurnScope};
 
 use self::config::AgentConfig;
 use self::error::AgentError;
@@ -86,6 +86,13 @@ impl AgentBuilder {
     /// Offers a tool to the model.
     pub fn tool(mut self, tool: Arc<dyn Tool>) -> Result<Self, RegistryError> {
         self.tools.register(tool)?;
+        Ok(self)
+    }
+
+    /// Adds the tools of a source whose set can change while the agent runs; see
+    /// [`ToolSource`](crate::ToolSource).
+    pub fn tool_source(mut self, source: Arc<dyn ToolSource>) -> Result<Self, RegistryError> {
+        self.tools.register_source(source)?;
         Ok(self)
     }
 
@@ -413,10 +420,11 @@ impl Agent {
             call.attempts = attempt;
             let with_memories =
                 context.map(|context| with_context(conversation.messages(), context));
+            let tools = self.tools.specs();
             let request = ConverseRequest {
                 system: &self.system_prompt,
                 messages: with_memories.as_deref().unwrap_or(conversation.messages()),
-                tools: self.tools.specs(),
+                tools: &tools,
                 inference: &self.inference,
             };
             let mut delivered = false;

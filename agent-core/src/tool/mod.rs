@@ -15,7 +15,7 @@ pub(crate) use self::shared_state::SharedState;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use futures::FutureExt;
@@ -64,6 +64,16 @@ pub trait Tool: Send + Sync {
         let _ = context;
         self.call(input).await
     }
+}
+
+/// Tools whose set can change while the agent runs — an MCP server's, say, when the server
+/// announces a new list.
+pub trait ToolSource: Send + Sync {
+    /// Changes whenever [`ToolSource::tools`] does; cheap, read before every model call.
+    fn generation(&self) -> u64;
+
+    /// The tools now.
+    fn tools(&self) -> Vec<Arc<dyn Tool>>;
 }
 
 /// What the model reads before a tool's own error message: `Error: order o-9 does not exist`.
@@ -115,15 +125,29 @@ pub enum RegistryError {
 }
 
 /// The tools of one agent definition, with their compiled input schemas.
+///
+/// Most tools are fixed when the agent is built; a [`ToolSource`]'s may change while it runs
+/// (an MCP server's list). The registry notices a source's new generation the next time the
+/// model is offered tools, and from then on offers and runs the new set.
 #[derive(Default)]
 pub struct ToolRegistry {
-    specs: Vec<ToolSpec>,
+    fixed: Vec<Arc<dyn Tool>>,
+    sources: Vec<Arc<dyn ToolSource>>,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+/// The tools offered at one moment.
+#[derive(Default)]
+struct Snapshot {
+    specs: Arc<[ToolSpec]>,
     tools: HashMap<String, RegisteredTool>,
+    generations: Vec<u64>,
 }
 
 struct RegisteredTool {
     tool: Arc<dyn Tool>,
-    validator: jsonschema::Validator,
+    validator: Arc<jsonschema::Validator>,
+    spec: ToolSpec,
 }
 
 impl ToolRegistry {
@@ -134,32 +158,107 @@ impl ToolRegistry {
 
     /// Adds a tool; its schema is compiled once, here.
     pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<(), RegistryError> {
-        let spec = tool.spec();
-        if self.tools.contains_key(&spec.name) {
-            return Err(RegistryError::DuplicateName(spec.name));
-        }
-        let validator = jsonschema::validator_for(&spec.input_schema).map_err(|error| {
-            RegistryError::InvalidSchema {
-                name: spec.name.clone(),
-                message: error.to_string(),
-            }
-        })?;
-        self.tools
-            .insert(spec.name.clone(), RegisteredTool { tool, validator });
-        self.specs.push(spec);
+        self.building().add_offered(tool.clone())?;
+        self.fixed.push(tool);
         Ok(())
     }
 
-    /// The specs of all tools, in registration order.
-    pub fn specs(&self) -> &[ToolSpec] {
-        &self.specs
+    /// Adds a source's tools as they are now, and follows it when its generation changes.
+    /// Tools registered after a source are offered before its tools once it has changed.
+    pub fn register_source(&mut self, source: Arc<dyn ToolSource>) -> Result<(), RegistryError> {
+        // Read first: a change while the tools are read makes the next snapshot rebuild.
+        let generation = source.generation();
+        let building = self.building();
+        for tool in source.tools() {
+            building.add_offered(tool)?;
+        }
+        building.generations.push(generation);
+        self.sources.push(source);
+        Ok(())
+    }
+
+    /// The snapshot of a registry not yet shared.
+    fn building(&mut self) -> &mut Snapshot {
+        Arc::get_mut(
+            self.current
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+        .expect("a registry is built before it is shared")
+    }
+
+    /// The specs of all tools offered now, in registration order.
+    pub fn specs(&self) -> Arc<[ToolSpec]> {
+        self.snapshot().specs.clone()
+    }
+
+    /// The current tools, rebuilt first when a source has changed.
+    fn snapshot(&self) -> Arc<Snapshot> {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let stale = self
+            .sources
+            .iter()
+            .zip(&current.generations)
+            .any(|(source, seen)| source.generation() != *seen);
+        if !stale {
+            return current;
+        }
+        let rebuilt = Arc::new(self.rebuild(&current));
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = rebuilt.clone();
+        rebuilt
+    }
+
+    /// The fixed tools and every source's current ones; a schema already compiled is reused, a
+    /// source's tool whose name is taken or whose schema is invalid is left out with a warning.
+    fn rebuild(&self, previous: &Snapshot) -> Snapshot {
+        let mut next = Snapshot::default();
+        let mut specs = Vec::new();
+        let generations: Vec<u64> = self
+            .sources
+            .iter()
+            .map(|source| source.generation())
+            .collect();
+        let sourced = self.sources.iter().flat_map(|source| source.tools());
+        for (tool, fixed) in self
+            .fixed
+            .iter()
+            .cloned()
+            .map(|tool| (tool, true))
+            .chain(sourced.map(|tool| (tool, false)))
+        {
+            let spec = tool.spec();
+            let reuse = previous
+                .tools
+                .get(&spec.name)
+                .filter(|known| known.spec == spec)
+                .map(|known| known.validator.clone());
+            match add(&mut next, tool, reuse) {
+                Ok(()) => specs.push(spec),
+                Err(error) if fixed => unreachable!("fixed tools were registered once: {error}"),
+                Err(error) => {
+                    tracing::warn!("a tool of a changed tool list is not offered: {error}")
+                }
+            }
+        }
+        next.specs = specs.into();
+        next.generations = generations;
+        next
     }
 
     /// Runs one tool use in `context`; whatever happens, the model gets a result for it.
     pub async fn run(&self, tool_use: &ToolUse, context: &ToolContext) -> ToolResult {
         let id = tool_use.tool_use_id.clone();
-        let Some(registered) = self.tools.get(&tool_use.name) else {
-            let known: Vec<&str> = self.specs.iter().map(|spec| spec.name.as_str()).collect();
+        let snapshot = self.snapshot();
+        let Some(registered) = snapshot.tools.get(&tool_use.name) else {
+            let known: Vec<&str> = snapshot
+                .specs
+                .iter()
+                .map(|spec| spec.name.as_str())
+                .collect();
             return ToolResult::error(
                 id,
                 format!(
@@ -199,6 +298,48 @@ impl ToolRegistry {
             }
         }
     }
+}
+
+impl Snapshot {
+    /// Adds `tool` and offers it last.
+    fn add_offered(&mut self, tool: Arc<dyn Tool>) -> Result<(), RegistryError> {
+        let spec = tool.spec();
+        add(self, tool, None)?;
+        self.specs = self.specs.iter().cloned().chain([spec]).collect();
+        Ok(())
+    }
+}
+
+/// Adds `tool` to `snapshot`, compiling its schema unless `validator` is the one already compiled.
+fn add(
+    snapshot: &mut Snapshot,
+    tool: Arc<dyn Tool>,
+    validator: Option<Arc<jsonschema::Validator>>,
+) -> Result<(), RegistryError> {
+    let spec = tool.spec();
+    if snapshot.tools.contains_key(&spec.name) {
+        return Err(RegistryError::DuplicateName(spec.name));
+    }
+    let validator = match validator {
+        Some(validator) => validator,
+        None => Arc::new(
+            jsonschema::validator_for(&spec.input_schema).map_err(|error| {
+                RegistryError::InvalidSchema {
+                    name: spec.name.clone(),
+                    message: error.to_string(),
+                }
+            })?,
+        ),
+    };
+    snapshot.tools.insert(
+        spec.name.clone(),
+        RegisteredTool {
+            tool,
+            validator,
+            spec,
+        },
+    );
+    Ok(())
 }
 
 /// Tool output as Converse accepts it: blank text dropped, a placeholder when nothing is left.
@@ -335,6 +476,84 @@ mod tests {
                 ToolResult::success("id-1", EMPTY_TOOL_OUTPUT_PLACEHOLDER)
             );
         }
+    }
+
+    /// Echo under another name.
+    struct Named(&'static str);
+
+    #[async_trait]
+    impl Tool for Named {
+        fn spec(&self) -> ToolSpec {
+            ToolSpec {
+                name: self.0.into(),
+                ..Echo.spec()
+            }
+        }
+
+        async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
+            Echo.call(input).await
+        }
+    }
+
+    #[derive(Default)]
+    struct Changing {
+        generation: std::sync::atomic::AtomicU64,
+        tools: std::sync::Mutex<Vec<&'static str>>,
+    }
+
+    impl Changing {
+        fn set(&self, names: &[&'static str]) {
+            *self.tools.lock().unwrap() = names.to_vec();
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl ToolSource for Changing {
+        fn generation(&self) -> u64 {
+            self.generation.load(std::sync::atomic::Ordering::SeqCst)
+        }
+
+        fn tools(&self) -> Vec<Arc<dyn Tool>> {
+            let names = self.tools.lock().unwrap().clone();
+            names
+                .into_iter()
+                .map(|name| Arc::new(Named(name)) as Arc<dyn Tool>)
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_s_new_tools_are_offered_and_run_and_a_taken_name_is_left_out() {
+        let source = Arc::new(Changing::default());
+        source.set(&["a"]);
+        let mut registry = registry();
+        registry.register_source(source.clone()).unwrap();
+        let names = |registry: &ToolRegistry| -> Vec<String> {
+            registry
+                .specs()
+                .iter()
+                .map(|spec| spec.name.clone())
+                .collect()
+        };
+        assert_eq!(names(&registry), ["echo", "a"]);
+
+        source.set(&["b", "echo"]);
+        assert_eq!(names(&registry), ["echo", "b"]);
+        let ran = registry
+            .run(
+                &use_of("b", json!({"text": "from b"})),
+                &ToolContext::detached("t"),
+            )
+            .await;
+        assert_eq!(ran, ToolResult::success("id-1", "from b"));
+        let gone = registry
+            .run(
+                &use_of("a", json!({"text": "x"})),
+                &ToolContext::detached("t"),
+            )
+            .await;
+        assert_eq!(gone.text(), "Unknown tool `a`. Available tools: echo, b.");
     }
 
     #[test]

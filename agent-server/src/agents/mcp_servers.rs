@@ -231,8 +231,10 @@ impl McpServers {
                     ));
                 }
                 origins.insert(name, origin);
-                builder = builder.tool(tool).map_err(|error| error.to_string())?;
             }
+            builder = builder
+                .tool_source(server.tool_source())
+                .map_err(|error| error.to_string())?;
         }
         Ok(builder)
     }

@@ -21,11 +21,8 @@ fn fits_bedrock(name: &str) -> bool {
 async fn tools_are_offered_under_names_and_schemas_bedrock_accepts() {
     let server = McpServer::connect(stdio_config()).await.unwrap();
     let registry = registry_of(&server);
-    let names: Vec<&str> = registry
-        .specs()
-        .iter()
-        .map(|spec| spec.name.as_str())
-        .collect();
+    let specs = registry.specs();
+    let names: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
     let long = model_tool_name(Some("t"), &agent_testkit::long_tool_name());
     assert_eq!(
         names,
@@ -39,7 +36,8 @@ async fn tools_are_offered_under_names_and_schemas_bedrock_accepts() {
             "t_hang",
             "t_whoami",
             "t_exit",
-            "t_forget_echo"
+            "t_forget_echo",
+            "t_add_tool"
         ]
     );
     assert!(names.iter().all(|name| fits_bedrock(name)), "{names:?}");
@@ -196,7 +194,7 @@ async fn an_http_server_that_went_away_is_reconnected_when_it_is_back() {
 }
 
 #[tokio::test]
-async fn a_tool_list_change_is_read_and_a_tool_gone_answers_so() {
+async fn a_tool_a_fixed_registry_still_holds_answers_that_it_is_gone() {
     let server = McpServer::connect(stdio_config()).await.unwrap();
     let registry = registry_of(&server);
     assert_eq!(
@@ -212,6 +210,45 @@ async fn a_tool_list_change_is_read_and_a_tool_gone_answers_so() {
         gone.text()
     );
     server.close().await;
+}
+
+#[tokio::test]
+async fn a_followed_server_s_new_list_is_offered_once_it_announces_it() {
+    let http = TestMcpServer::default().serve_http().await;
+    for config in [stdio_config(), McpServerConfig::http("t", http.url())] {
+        let server = McpServer::connect(config).await.unwrap();
+        let mut registry = agent_core::ToolRegistry::new();
+        registry.register_source(server.tool_source()).unwrap();
+        let offered = |registry: &agent_core::ToolRegistry, name: &str| {
+            registry.specs().iter().any(|spec| spec.name == name)
+        };
+        assert!(!offered(&registry, "t_added"));
+        assert_eq!(
+            run(&registry, "t_add_tool", json!({})).await.text(),
+            "`added` is offered"
+        );
+        eventually("the new tool offered", || offered(&registry, "t_added")).await;
+        assert_eq!(
+            run(&registry, "t_added", json!({})).await.text(),
+            "new and working"
+        );
+
+        assert_eq!(
+            run(&registry, "t_forget_echo", json!({})).await.text(),
+            "echo.text is gone"
+        );
+        eventually("the removed tool no longer offered", || {
+            !offered(&registry, "t_echo_text")
+        })
+        .await;
+        let unknown = run(&registry, "t_echo_text", json!({"message": "hi"})).await;
+        assert!(
+            unknown.text().starts_with("Unknown tool `t_echo_text`"),
+            "{}",
+            unknown.text()
+        );
+        server.close().await;
+    }
 }
 
 #[tokio::test]

@@ -2,13 +2,14 @@
 //!
 //! The connection is opened at start-up (bounded), and again on the call after it broke — a
 //! stdio child that died, an HTTP server that went away — so one failed call is all a
-//! broken connection costs. `notifications/tools/list_changed` marks the list stale; the next
-//! call reads it again, and a tool the server no longer lists answers with an error result.
+//! broken connection costs. `notifications/tools/list_changed` has the list read again at once,
+//! and an agent that took the server as a [`ToolSource`] offers the new list from its next model
+//! call; a tool the server no longer lists answers with an error result.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
-use agent_core::{Tool, ToolContext, ToolError, ToolOutput};
+use agent_core::{Tool, ToolContext, ToolError, ToolOutput, ToolSource};
 use http::{HeaderName, HeaderValue};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CancelledNotificationParam, ClientConfig,
@@ -20,7 +21,7 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, Peer, RoleClient, ServiceError, ServiceExt};
 use serde_json::Value;
 use thiserror::Error;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 
 use super::call_result;
 use super::forwarded_headers::{ForwardedHeaders, ForwardingClient};
@@ -69,11 +70,16 @@ pub struct McpServer {
     config: McpServerConfig,
     connection: Mutex<Option<RunningService<RoleClient, Listener>>>,
     offered: std::sync::RwLock<Vec<Offered>>,
+    /// Counts changes of `offered`, for the agents following the server's tools.
+    generation: AtomicU64,
+    /// Held while the list is read, so a call waits for a list being read to check its tool.
+    reading_list: Mutex<()>,
     list_changed: Arc<AtomicBool>,
+    announced: Arc<Notify>,
 }
 
 /// A tool of the server's list that the filter lets through.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Offered {
     remote_name: String,
     spec: agent_core::ToolSpec,
@@ -95,16 +101,29 @@ impl McpServer {
                 })?;
             }
         }
-        let list_changed = Arc::new(AtomicBool::new(false));
         let server = Self {
             connection: Mutex::new(None),
             offered: std::sync::RwLock::new(Vec::new()),
-            list_changed,
+            generation: AtomicU64::new(0),
+            reading_list: Mutex::new(()),
+            list_changed: Arc::new(AtomicBool::new(false)),
+            announced: Arc::new(Notify::new()),
             config,
         };
         let peer = server.peer().await?;
         server.read_tool_list(&peer).await?;
-        Ok(Arc::new(server))
+        let server = Arc::new(server);
+        tokio::spawn(follow_announcements(
+            Arc::downgrade(&server),
+            Arc::clone(&server.announced),
+        ));
+        Ok(server)
+    }
+
+    /// The server's tools as an agent follows them: the list it has now, and each new one the
+    /// server announces.
+    pub fn tool_source(self: &Arc<Self>) -> Arc<dyn ToolSource> {
+        Arc::new(Followed(Arc::clone(self)))
     }
 
     /// The server's name, as configured.
@@ -172,6 +191,7 @@ impl McpServer {
     async fn open(&self) -> Result<RunningService<RoleClient, Listener>, McpError> {
         let listener = Listener {
             list_changed: Arc::clone(&self.list_changed),
+            announced: Arc::clone(&self.announced),
         };
         match &self.config.transport {
             McpTransport::Stdio { command, args, env } => {
@@ -217,6 +237,7 @@ impl McpServer {
 
     /// Reads the whole tool list and keeps what the filter offers, fitted for Bedrock.
     async fn read_tool_list(&self, peer: &Peer<RoleClient>) -> Result<(), McpError> {
+        let _reading = self.reading_list.lock().await;
         self.list_changed.store(false, Ordering::Release);
         let listed = tokio::time::timeout(self.config.connect_timeout, peer.list_all_tools())
             .await
@@ -257,10 +278,14 @@ impl McpServer {
                 remote_name: tool.name.into_owned(),
             });
         }
-        *self
+        let mut current = self
             .offered
             .write()
-            .expect("the tool list is never left half-written") = offered;
+            .expect("the tool list is never left half-written");
+        if *current != offered {
+            *current = offered;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         Ok(())
     }
 
@@ -281,6 +306,8 @@ impl McpServer {
         {
             tracing::warn!(server = %server, "MCP tool list not refreshed: {error}");
         }
+        // A list being read by the announcement follower is waited for.
+        drop(self.reading_list.lock().await);
         if !self.offers(remote_name) {
             return Err(ToolError::new(format!(
                 "MCP server `{server}` no longer offers the tool `{remote_name}`"
@@ -380,6 +407,36 @@ impl McpServer {
     }
 }
 
+/// Reads the list again each time the server announces a change, while the server is in use.
+async fn follow_announcements(server: Weak<McpServer>, announced: Arc<Notify>) {
+    loop {
+        announced.notified().await;
+        let Some(server) = server.upgrade() else {
+            return;
+        };
+        let refreshed = match server.peer().await {
+            Ok(peer) => server.read_tool_list(&peer).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = refreshed {
+            tracing::warn!(server = %server.config.name, "MCP tool list not refreshed: {error}");
+        }
+    }
+}
+
+/// An MCP server's tools as a [`ToolSource`].
+struct Followed(Arc<McpServer>);
+
+impl ToolSource for Followed {
+    fn generation(&self) -> u64 {
+        self.0.generation.load(Ordering::Acquire)
+    }
+
+    fn tools(&self) -> Vec<Arc<dyn Tool>> {
+        self.0.tools()
+    }
+}
+
 /// Sends `notifications/cancelled` for a call abandoned before its answer.
 struct CancelOnDrop {
     peer: Peer<RoleClient>,
@@ -405,9 +462,10 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// The client side of a connection: who we are, and list changes noted.
+/// The client side of a connection: who we are, and list changes noted and announced.
 struct Listener {
     list_changed: Arc<AtomicBool>,
+    announced: Arc<Notify>,
 }
 
 impl ClientHandler for Listener {
@@ -420,5 +478,6 @@ impl ClientHandler for Listener {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.list_changed.store(true, Ordering::Release);
+        self.announced.notify_one();
     }
 }

@@ -17,10 +17,9 @@
 //!     ["awslabs.aws-documentation-mcp-server@latest"],
 //! ))
 //! .await?;
-//! let mut builder = agent_core::Agent::builder(todo!("a model"));
-//! for tool in docs.tools() {
-//!     builder = builder.tool(tool).expect("names are unique");
-//! }
+//! let builder = agent_core::Agent::builder(todo!("a model"))
+//!     .tool_source(docs.tool_source()) // its tools, following the server's list changes
+//!     .expect("names are unique");
 //! # Ok(())
 //! # }
 //! ```
