@@ -97,7 +97,7 @@ async fn the_shipped_agent_file_reaches_bedrock_as_written() {
 }
 
 /// Runs the binary on `file` and returns what it wrote to stderr, once it has exited (refused).
-fn refused_at_start_up(file: &Path) -> String {
+pub(crate) fn refused_at_start_up(file: &Path) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_agent-server"))
         .args(["--host", "127.0.0.1", "--port", "0", "--replay"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tutorial"))

@@ -15,6 +15,7 @@ mod edge;
 mod expiry;
 mod faults;
 mod isolation;
+mod mcp_servers;
 mod redis_cluster;
 mod redis_sessions;
 mod runtime;

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::{STDIO_SERVER, eventually};
+use crate::{STDIO_SERVER, eventually, processes_with};
 
 /// Bedrock as the test scripts it: the first call of a turn asks for every MCP tool the test
 /// checks, the call with their results answers.
@@ -66,6 +66,7 @@ fn result_of<'a>(request: &'a Value, id: &str) -> &'a Value {
 #[tokio::test]
 async fn an_agent_file_offers_mcp_tools_and_the_model_gets_their_results() {
     let web = TestMcpServer::default().serve_http().await;
+    let marker = format!("--agent-file-marker={}", std::process::id());
     let file = AgentFile::parse(&format!(
         r#"
 name = "mcp-agent"
@@ -73,6 +74,7 @@ tools = ["calculator"]
 [[mcp_servers]]
 name = "local"
 command = "{STDIO_SERVER}"
+args = ["{marker}"]
 tools = ["echo.text", "chart", "fail", "no_schema", "quarterly*"]
 [[mcp_servers]]
 name = "web"
@@ -84,7 +86,9 @@ timeout_secs = 1
         web.url()
     ))
     .unwrap();
+    assert_eq!(processes_with(&marker), 0);
     let mcp = McpServers::connect(&file.mcp_servers).await.unwrap();
+    assert_eq!(processes_with(&marker), 1, "one child for every session");
 
     let bedrock = MockServer::start().await;
     Mock::given(method("POST"))
@@ -230,6 +234,11 @@ timeout_secs = 1
         2
     );
     mcp.close().await;
+    assert_eq!(
+        processes_with(&marker),
+        0,
+        "the stdio server ended with the servers"
+    );
 }
 
 #[tokio::test]

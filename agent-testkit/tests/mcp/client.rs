@@ -8,7 +8,7 @@ use agent_testkit::{PIXEL_PNG, TestMcpServer};
 use agent_tools::mcp::{McpError, McpServer, McpServerConfig, model_tool_name};
 use serde_json::json;
 
-use crate::{eventually, registry_of, run, stdio_config};
+use crate::{eventually, processes_with, registry_of, run, stdio_config};
 
 fn fits_bedrock(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -276,21 +276,6 @@ async fn an_unreachable_server_is_an_error_naming_it() {
     .err()
     .expect("no such program");
     assert!(missing.to_string().contains("`nothing`"), "{missing}");
-}
-
-/// Live processes whose command line holds `marker`.
-fn processes_with(marker: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            let cmdline = std::fs::read(path.join("cmdline")).ok()?;
-            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
-            let state = stat.rsplit(") ").next()?.chars().next()?;
-            let holds = String::from_utf8_lossy(&cmdline).contains(marker);
-            (holds && state != 'Z').then_some(())
-        })
-        .count()
 }
 
 #[tokio::test]

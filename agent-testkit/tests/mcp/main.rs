@@ -54,3 +54,18 @@ async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Live processes whose command line holds `marker`.
+pub(crate) fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let cmdline = std::fs::read(path.join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            let state = stat.rsplit(") ").next()?.chars().next()?;
+            let holds = String::from_utf8_lossy(&cmdline).contains(marker);
+            (holds && state != 'Z').then_some(())
+        })
+        .count()
+}
