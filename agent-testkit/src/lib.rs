@@ -10,7 +10,9 @@
 //! - [`RedisCluster`]: six of them as a Redis Cluster, with failover and slot migration;
 //! - [`MemoryStandIn`]: the AgentCore Memory data plane on a loopback port, for the real SDK;
 //! - [`TestMcpServer`]: an MCP server with the tools that try a client, over stdio (the
-//!   `mcp-test-server` binary) or streamable HTTP on a loopback port.
+//!   `mcp-test-server` binary) or streamable HTTP on a loopback port;
+//! - [`tool_round`]: Bedrock on wiremock playing a tool round per turn, and readers of what it
+//!   was sent.
 //!
 //! Nothing here reaches beyond loopback. Not published: it is test support, not product.
 
@@ -20,6 +22,7 @@ mod mcp_test_server;
 mod redis;
 mod redis_cluster;
 mod server_process;
+pub mod tool_round;
 
 pub use agentcore_memory::{MemoryStandIn, STAND_IN_MEMORY_ID, StoredEvent};
 pub use local_server::{LocalServer, serve_on_own_runtime};

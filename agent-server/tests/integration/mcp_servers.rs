@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use crate::agent_file::refused_at_start_up;
 use crate::support::BINARY;
+use agent_testkit::tool_round::{ToolRound, converse_requests, offered_tools, tool_result};
 use agent_testkit::{ServerProcess, TestMcpServer};
 use serde_json::{Value, json};
 use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 fn agent_file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mcp-agent-files-{}", std::process::id()));
@@ -19,34 +20,14 @@ fn agent_file(name: &str, text: &str) -> PathBuf {
     file
 }
 
-/// First call of a turn: ask for `web_whoami` and `web_echo_text`; with their results: answer.
-fn bedrock_answer(request: &Request) -> ResponseTemplate {
-    let body: Value = serde_json::from_slice(&request.body).unwrap();
-    let last = body["messages"].as_array().unwrap().last().unwrap();
-    let has_results = last["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|block| block.get("toolResult").is_some());
-    let (message, stop) = if has_results {
-        (
-            json!({"role": "assistant", "content": [{"text": "done"}]}),
-            "end_turn",
-        )
-    } else {
-        (
-            json!({"role": "assistant", "content": [
-                {"toolUse": {"toolUseId": "w1", "name": "web_whoami", "input": {}}},
-                {"toolUse": {"toolUseId": "w2", "name": "web_echo_text", "input": {"message": "hi"}}}
-            ]}),
-            "tool_use",
-        )
-    };
-    ResponseTemplate::new(200).set_body_json(json!({
-        "output": {"message": message},
-        "stopReason": stop,
-        "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}
-    }))
+fn whoami_and_echo() -> ToolRound {
+    ToolRound::new(
+        &[
+            ("w1", "web_whoami", json!({})),
+            ("w2", "web_echo_text", json!({"message": "hi"})),
+        ],
+        "done",
+    )
 }
 
 // Multi-threaded: the MCP server runs in this test's runtime while start-up is awaited blocking.
@@ -55,7 +36,7 @@ async fn an_agent_file_s_mcp_server_serves_its_tools_through_the_binary() {
     let web = TestMcpServer::default().serve_http().await;
     let bedrock = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(bedrock_answer)
+        .respond_with(whoami_and_echo())
         .mount(&bedrock)
         .await;
     let file = agent_file(
@@ -95,34 +76,20 @@ async fn an_agent_file_s_mcp_server_serves_its_tools_through_the_binary() {
         assert_eq!(response.status(), 200);
         assert_eq!(response.json::<Value>().await.unwrap(), "done");
     }
-    let requests: Vec<Value> = bedrock
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|request| serde_json::from_slice(&request.body).unwrap())
-        .collect();
-    let offered: Vec<&str> = requests[0]["toolConfig"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|tool| tool["toolSpec"]["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(offered, ["calculator", "web_echo_text", "web_whoami"]);
+    let requests = converse_requests(&bedrock).await;
+    assert_eq!(
+        offered_tools(&requests[0]),
+        ["calculator", "web_echo_text", "web_whoami"]
+    );
     for (turn, token) in [(1, "Bearer carol"), (3, "Bearer dave")] {
-        let results: Vec<&Value> = requests[turn]["messages"]
-            .as_array()
-            .unwrap()
-            .last()
-            .unwrap()["content"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|block| &block["toolResult"])
-            .collect();
-        assert_eq!(results[0]["toolUseId"], "w1");
-        assert_eq!(results[0]["content"], json!([{"text": token}]));
-        assert_eq!(results[1]["content"], json!([{"text": "hi"}]));
+        assert_eq!(
+            tool_result(&requests[turn], "w1")["content"],
+            json!([{"text": token}])
+        );
+        assert_eq!(
+            tool_result(&requests[turn], "w2")["content"],
+            json!([{"text": "hi"}])
+        );
     }
     // The configured token never reaches a log line; here none is configured, and the
     // forwarded ones must not appear either.

@@ -10,6 +10,9 @@ use agent_core::{AgentConfig, Model};
 use agent_server::agent_file::AgentFile;
 use agent_server::mcp_servers::McpServers;
 use agent_server::{AgentCoreApp, AgentEntrypoint};
+use agent_testkit::tool_round::{
+    ToolRound, converse_requests, offered_schema, offered_tools, tool_result,
+};
 use agent_testkit::{LocalServer, PIXEL_PNG, TestMcpServer};
 use agent_tools::Clock;
 use agent_tools::mcp::model_tool_name;
@@ -17,50 +20,22 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 use crate::{STDIO_SERVER, eventually, processes_with};
 
-/// Bedrock as the test scripts it: the first call of a turn asks for every MCP tool the test
-/// checks, the call with their results answers.
-fn bedrock_answer(request: &Request) -> ResponseTemplate {
-    let body: Value = serde_json::from_slice(&request.body).unwrap();
-    let last = body["messages"].as_array().unwrap().last().unwrap().clone();
-    let has_results = last["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|block| block.get("toolResult").is_some());
-    let message = if has_results {
-        json!({"role": "assistant", "content": [{"text": "done"}]})
-    } else {
-        let uses = [
+/// Every MCP tool the test checks, asked for in one round.
+fn the_round() -> ToolRound {
+    ToolRound::new(
+        &[
             ("u1", "local_echo_text", json!({"message": "hi"})),
             ("u2", "local_chart", json!({})),
             ("u3", "local_fail", json!({})),
             ("u4", "web_hang", json!({})),
             ("u5", "web_whoami", json!({})),
-        ];
-        json!({"role": "assistant", "content": uses.iter().map(|(id, name, input)| json!({
-            "toolUse": {"toolUseId": id, "name": name, "input": input}
-        })).collect::<Vec<_>>()})
-    };
-    let stop = if has_results { "end_turn" } else { "tool_use" };
-    ResponseTemplate::new(200).set_body_json(json!({
-        "output": {"message": message},
-        "stopReason": stop,
-        "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}
-    }))
-}
-
-fn result_of<'a>(request: &'a Value, id: &str) -> &'a Value {
-    request["messages"].as_array().unwrap().last().unwrap()["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|block| &block["toolResult"])
-        .find(|result| result["toolUseId"] == id)
-        .unwrap_or_else(|| panic!("no result for {id}: {request}"))
+        ],
+        "done",
+    )
 }
 
 #[tokio::test]
@@ -92,7 +67,7 @@ timeout_secs = 1
 
     let bedrock = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(bedrock_answer)
+        .respond_with(the_round())
         .mount(&bedrock)
         .await;
     let model: Arc<dyn Model> = Arc::new(
@@ -137,25 +112,13 @@ timeout_secs = 1
         assert_eq!(response.json::<Value>().await.unwrap(), "done");
     }
 
-    let requests: Vec<Value> = bedrock
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|request| serde_json::from_slice(&request.body).unwrap())
-        .collect();
+    let requests = converse_requests(&bedrock).await;
     assert_eq!(requests.len(), 4);
 
     // What the model is offered: built-in first, then each server's, names fitted.
-    let offered: Vec<&str> = requests[0]["toolConfig"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|tool| tool["toolSpec"]["name"].as_str().unwrap())
-        .collect();
     let long = model_tool_name(Some("local"), &agent_testkit::long_tool_name());
     assert_eq!(
-        offered,
+        offered_tools(&requests[0]),
         [
             "calculator",
             "local_echo_text",
@@ -167,46 +130,40 @@ timeout_secs = 1
             "web_whoami"
         ]
     );
-    let schema_of = |name: &str| {
-        requests[0]["toolConfig"]["tools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|tool| tool["toolSpec"]["name"] == name)
-            .unwrap()["toolSpec"]["inputSchema"]["json"]
-            .clone()
-    };
     assert_eq!(
-        schema_of("local_echo_text"),
-        json!({
+        offered_schema(&requests[0], "local_echo_text"),
+        &json!({
             "type": "object",
             "properties": {"message": {"type": "string", "minLength": 1, "description": "what to repeat"}},
             "required": ["message"]
         })
     );
     assert_eq!(
-        schema_of("local_no_schema"),
-        json!({"type": "object", "properties": {}})
+        offered_schema(&requests[0], "local_no_schema"),
+        &json!({"type": "object", "properties": {}})
     );
 
     // What the model gets back, as Bedrock receives it.
     for (turn, token) in [(1, "Bearer alice-token"), (3, "Bearer bob-token")] {
         let request = &requests[turn];
-        assert_eq!(result_of(request, "u1")["content"], json!([{"text": "hi"}]));
-        assert_eq!(result_of(request, "u1")["status"], "success");
-        let chart = &result_of(request, "u2")["content"];
+        assert_eq!(
+            tool_result(request, "u1")["content"],
+            json!([{"text": "hi"}])
+        );
+        assert_eq!(tool_result(request, "u1")["status"], "success");
+        let chart = &tool_result(request, "u2")["content"];
         assert_eq!(chart[0], json!({"text": "the chart:"}));
         assert_eq!(chart[1]["image"]["format"], "png");
         let bytes = STANDARD
             .decode(chart[1]["image"]["source"]["bytes"].as_str().unwrap())
             .unwrap();
         assert_eq!(bytes, PIXEL_PNG);
-        assert_eq!(result_of(request, "u3")["status"], "error");
+        assert_eq!(tool_result(request, "u3")["status"], "error");
         assert_eq!(
-            result_of(request, "u3")["content"],
+            tool_result(request, "u3")["content"],
             json!([{"text": "Error: order o-9 does not exist"}])
         );
-        let hung = result_of(request, "u4");
+        let hung = tool_result(request, "u4");
         assert_eq!(hung["status"], "error");
         assert!(
             hung["content"][0]["text"]
@@ -217,7 +174,7 @@ timeout_secs = 1
         );
         // Each invocation's own header, never another's.
         assert_eq!(
-            result_of(request, "u5")["content"],
+            tool_result(request, "u5")["content"],
             json!([{"text": token}])
         );
     }

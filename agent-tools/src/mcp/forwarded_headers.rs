@@ -21,7 +21,9 @@ use sse_stream::Sse;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ForwardedHeaders(pub(crate) Vec<(HeaderName, HeaderValue)>);
 
-/// reqwest's streamable-HTTP client, adding each request's [`ForwardedHeaders`].
+/// reqwest's streamable-HTTP client, adding each request's [`ForwardedHeaders`]. The transport
+/// posts through `post_message_with_response_limits`; `post_message` is the trait's required
+/// form, and the SSE-size form it falls back to is left to the trait's default.
 #[derive(Clone, Default)]
 pub(crate) struct ForwardingClient(reqwest::Client);
 
@@ -56,28 +58,6 @@ impl StreamableHttpClient for ForwardingClient {
         let headers = Self::headers_for(&message, custom_headers);
         self.0
             .post_message(uri, message, session_id, auth_header, headers)
-            .await
-    }
-
-    async fn post_message_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        let headers = Self::headers_for(&message, custom_headers);
-        self.0
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                headers,
-                max_sse_event_size,
-            )
             .await
     }
 
