@@ -24,8 +24,23 @@ pub(crate) struct ForwardedHeaders(pub(crate) Vec<(HeaderName, HeaderValue)>);
 /// reqwest's streamable-HTTP client, adding each request's [`ForwardedHeaders`]. The transport
 /// posts through `post_message_with_response_limits`; `post_message` is the trait's required
 /// form, and the SSE-size form it falls back to is left to the trait's default.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct ForwardingClient(reqwest::Client);
+
+impl Default for ForwardingClient {
+    /// As rmcp builds its own: no idle connections kept (a reused connection whose last body was
+    /// not read to the end stalls on delayed ACKs), and no redirect followed — a redirect must
+    /// not carry a user's token to another address.
+    fn default() -> Self {
+        Self(
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client of fixed, valid settings"),
+        )
+    }
+}
 
 impl ForwardingClient {
     /// The headers for `message`: the connection's, and the request's own on top.
