@@ -29,6 +29,8 @@ mod call_result;
 #[cfg(feature = "mcp-client")]
 mod connection;
 #[cfg(feature = "mcp-client")]
+mod error;
+#[cfg(feature = "mcp-client")]
 mod forwarded_headers;
 #[cfg(feature = "mcp-client")]
 mod input_schema;
@@ -37,12 +39,18 @@ mod remote_tool;
 #[cfg(feature = "mcp-client")]
 mod server_config;
 #[cfg(feature = "mcp-client")]
+mod tool_call;
+#[cfg(feature = "mcp-client")]
+mod tool_list;
+#[cfg(feature = "mcp-client")]
 mod tool_names;
 #[cfg(feature = "mcp-server")]
 mod tool_server;
 
 #[cfg(feature = "mcp-client")]
-pub use self::connection::{McpError, McpServer};
+pub use self::connection::McpServer;
+#[cfg(feature = "mcp-client")]
+pub use self::error::McpError;
 #[cfg(feature = "mcp-client")]
 pub use self::input_schema::for_bedrock as input_schema_for_bedrock;
 #[cfg(feature = "mcp-client")]
