@@ -21,7 +21,7 @@
 //! args = ["awslabs.aws-documentation-mcp-server@latest"]
 //! ```
 //!
-//! The `[[mcp_servers]]` tables are described in [`mcp_servers`](crate::mcp_servers).
+//! The `[[mcp_servers]]` tables are described in [`McpServerSection`](crate::mcp_servers::McpServerSection).
 //!
 //! A file is read whole at start-up and refused whole: an unknown key, an unknown or repeated
 //! tool, a value out of range or an unreadable file stops the server with the file, the line and
