@@ -49,7 +49,7 @@ impl Default for EdgeConfig {
 }
 
 impl EdgeConfig {
-    /// The connection cap a descriptor limit leaves room for, [`RESERVED_DESCRIPTORS`] aside.
+    /// The connection cap a descriptor limit leaves room for, `RESERVED_DESCRIPTORS` aside.
     pub fn connections_for(descriptor_limit: u64) -> usize {
         usize::try_from(
             descriptor_limit

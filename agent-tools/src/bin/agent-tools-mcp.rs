@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Serve streamable HTTP at /mcp on [HOST:]PORT instead of stdio (alone: 0.0.0.0:8000).
+    /// Serve streamable HTTP at /mcp on HOST:PORT, or PORT on all interfaces, instead of stdio
+    /// (the flag alone: 0.0.0.0:8000).
     #[arg(long, value_name = "[HOST:]PORT", num_args = 0..=1, default_missing_value = "0.0.0.0:8000", value_parser = parse_address)]
     http: Option<SocketAddr>,
     /// get_time's clock: `local` (the machine's time), or a fixed `YYYY-MM-DD HH:MM:SS`.
