@@ -292,3 +292,38 @@ async fn closing_a_stdio_server_ends_its_process() {
     server.close().await;
     assert_eq!(processes_with(&marker), 0);
 }
+
+#[tokio::test]
+async fn reconnecting_to_a_server_that_never_answers_is_bounded_by_the_call_timeout() {
+    // The first start is the test server; every later one a process that never answers.
+    let flag = std::env::temp_dir().join(format!("mcp-started-{}", std::process::id()));
+    let _ = std::fs::remove_file(&flag);
+    let script = format!(
+        "if [ -e '{flag}' ]; then exec sleep 600; else touch '{flag}'; exec '{server}'; fi",
+        flag = flag.display(),
+        server = crate::STDIO_SERVER
+    );
+    let mut config = McpServerConfig::stdio("t", "sh", ["-c".to_owned(), script]);
+    config.call_timeout = Duration::from_millis(300);
+    let server = McpServer::connect(config).await.unwrap();
+    let registry = registry_of(&server);
+    assert_eq!(
+        run(&registry, "t_exit", json!({})).await.status,
+        ToolResultStatus::Error
+    );
+    // A bound on the wait, not a timing assertion: the 30 s connect timeout would blow it.
+    let stuck = tokio::time::timeout(
+        Duration::from_secs(10),
+        run(&registry, "t_echo_text", json!({"message": "anyone?"})),
+    )
+    .await
+    .expect("the reconnection was not bounded by the call's timeout");
+    assert_eq!(stuck.status, ToolResultStatus::Error);
+    assert!(
+        stuck.text().contains("could not be reached within 0.3 s"),
+        "{}",
+        stuck.text()
+    );
+    server.close().await;
+    let _ = std::fs::remove_file(&flag);
+}

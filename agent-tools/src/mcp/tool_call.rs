@@ -28,10 +28,22 @@ impl McpServer {
         context: &ToolContext,
     ) -> Result<ToolOutput, ToolError> {
         let server = &self.config.name;
-        let peer = self
-            .peer()
-            .await
-            .map_err(|error| ToolError::new(error.to_string()))?;
+        // Reconnecting counts against the call's own bound, and stops when the invocation ends.
+        let timeout = self.config.call_timeout;
+        let peer = tokio::select! {
+            peer = tokio::time::timeout(timeout, self.peer()) => match peer {
+                Ok(peer) => peer.map_err(|error| ToolError::new(error.to_string()))?,
+                Err(_) => {
+                    return Err(ToolError::new(format!(
+                        "MCP server `{server}` could not be reached within {} s",
+                        timeout.as_secs_f64()
+                    )));
+                }
+            },
+            () = context.cancelled() => {
+                return Err(ToolError::new("the invocation ended before the MCP server was reached"));
+            }
+        };
         if self.list_changed.load(Ordering::Acquire)
             && let Err(error) = self.read_tool_list(&peer).await
         {
@@ -62,7 +74,6 @@ impl McpServer {
             id: Some(handle.id.clone()),
             reason: "the invocation ended",
         };
-        let timeout = self.config.call_timeout;
         let answer = tokio::select! {
             answer = tokio::time::timeout(timeout, handle.await_response()) => answer,
             () = context.cancelled() => {
