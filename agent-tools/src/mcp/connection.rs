@@ -3,6 +3,7 @@
 //! away — so one failed call is all a broken connection costs. What the server offers is in
 //! `tool_list`, a call's life in `tool_call`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -30,24 +31,16 @@ pub struct McpServer {
     pub(super) reading_list: Mutex<()>,
     pub(super) list_changed: Arc<AtomicBool>,
     announced: Arc<Notify>,
+    /// An HTTP server's configured headers, parsed once and marked sensitive.
+    headers: HashMap<HeaderName, HeaderValue>,
+    /// The invocation headers an HTTP server receives with each call.
+    pub(super) forward_headers: Vec<HeaderName>,
 }
 
 impl McpServer {
     /// Connects (within the configuration's connect timeout) and reads the tool list.
     pub async fn connect(config: McpServerConfig) -> Result<Arc<Self>, McpError> {
-        if let McpTransport::Http {
-            headers,
-            forward_headers,
-            ..
-        } = &config.transport
-        {
-            for name in headers.keys().chain(forward_headers) {
-                HeaderName::try_from(name.as_str()).map_err(|_| McpError::Config {
-                    server: config.name.clone(),
-                    reason: format!("`{name}` is not a valid header name"),
-                })?;
-            }
-        }
+        let (headers, forward_headers) = parse_headers(&config)?;
         let server = Self {
             connection: Mutex::new(None),
             offered: std::sync::RwLock::new(Vec::new()),
@@ -55,6 +48,8 @@ impl McpServer {
             reading_list: Mutex::new(()),
             list_changed: Arc::new(AtomicBool::new(false)),
             announced: Arc::new(Notify::new()),
+            headers,
+            forward_headers,
             config,
         };
         let peer = server.peer().await?;
@@ -121,28 +116,11 @@ impl McpServer {
                     .await
                     .map_err(|error| self.unreachable(error.to_string()))
             }
-            McpTransport::Http { url, headers, .. } => {
-                let custom_headers = headers
-                    .iter()
-                    .map(|(name, value)| {
-                        let parsed_name = HeaderName::try_from(name.as_str());
-                        let parsed_value = HeaderValue::try_from(value.as_str());
-                        match (parsed_name, parsed_value) {
-                            (Ok(name), Ok(mut value)) => {
-                                value.set_sensitive(true);
-                                Ok((name, value))
-                            }
-                            _ => Err(McpError::Config {
-                                server: self.config.name.clone(),
-                                reason: format!("header `{name}` has an invalid name or value"),
-                            }),
-                        }
-                    })
-                    .collect::<Result<_, _>>()?;
+            McpTransport::Http { url, .. } => {
                 let transport = StreamableHttpClientTransport::with_client(
                     ForwardingClient::default(),
                     StreamableHttpClientTransportConfig::with_uri(url.as_str())
-                        .custom_headers(custom_headers),
+                        .custom_headers(self.headers.clone()),
                 );
                 listener
                     .serve(transport)
@@ -158,6 +136,40 @@ impl McpServer {
             reason,
         }
     }
+}
+
+/// An HTTP server's headers and forwarded header names, checked once; none for stdio.
+fn parse_headers(
+    config: &McpServerConfig,
+) -> Result<(HashMap<HeaderName, HeaderValue>, Vec<HeaderName>), McpError> {
+    let McpTransport::Http {
+        headers,
+        forward_headers,
+        ..
+    } = &config.transport
+    else {
+        return Ok((HashMap::new(), Vec::new()));
+    };
+    let invalid = |what: &str, name: &str| McpError::Config {
+        server: config.name.clone(),
+        reason: format!("{what} `{name}` is not valid"),
+    };
+    let headers = headers
+        .iter()
+        .map(|(name, value)| {
+            let parsed =
+                HeaderName::try_from(name.as_str()).map_err(|_| invalid("header name", name))?;
+            let mut value = HeaderValue::try_from(value.as_str())
+                .map_err(|_| invalid("the value of header", name))?;
+            value.set_sensitive(true);
+            Ok((parsed, value))
+        })
+        .collect::<Result<_, McpError>>()?;
+    let forward_headers = forward_headers
+        .iter()
+        .map(|name| HeaderName::try_from(name.as_str()).map_err(|_| invalid("header name", name)))
+        .collect::<Result<_, _>>()?;
+    Ok((headers, forward_headers))
 }
 
 /// The client side of a connection: who we are, and list changes noted and announced.
@@ -177,5 +189,33 @@ impl ClientHandler for Listener {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.list_changed.store(true, Ordering::Release);
         self.announced.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_invalid_header_is_refused_before_connecting_naming_it() {
+        let mut config = McpServerConfig::http("gateway", "http://127.0.0.1:9/mcp");
+        if let McpTransport::Http { headers, .. } = &mut config.transport {
+            headers.insert("bad header".into(), "x".into());
+        }
+        let error = McpServer::connect(config).await.err().expect("refused");
+        assert_eq!(
+            error.to_string(),
+            "MCP server `gateway`: header name `bad header` is not valid"
+        );
+
+        let mut config = McpServerConfig::http("gateway", "http://127.0.0.1:9/mcp");
+        if let McpTransport::Http {
+            forward_headers, ..
+        } = &mut config.transport
+        {
+            forward_headers.push("x-user\n".into());
+        }
+        let error = McpServer::connect(config).await.err().expect("refused");
+        assert!(matches!(error, McpError::Config { .. }), "{error}");
     }
 }

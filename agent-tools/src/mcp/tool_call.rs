@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use agent_core::{ToolContext, ToolError, ToolOutput};
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CancelledNotificationParam, ClientRequest,
     GetExtensions, RequestId, ServerResult,
@@ -17,7 +17,6 @@ use serde_json::Value;
 use super::call_result;
 use super::connection::McpServer;
 use super::forwarded_headers::ForwardedHeaders;
-use super::server_config::McpTransport;
 
 impl McpServer {
     /// Calls `remote_name` with `input` for the invocation of `context`.
@@ -103,23 +102,16 @@ impl McpServer {
 
     /// The invocation's headers this server is to receive with the call.
     fn forwarded(&self, context: &ToolContext) -> ForwardedHeaders {
-        let McpTransport::Http {
-            forward_headers, ..
-        } = &self.config.transport
-        else {
-            return ForwardedHeaders::default();
-        };
         ForwardedHeaders(
-            forward_headers
+            self.forward_headers
                 .iter()
                 .filter_map(|name| {
-                    let value = context
-                        .headers()
-                        .iter()
-                        .find_map(|(key, value)| key.eq_ignore_ascii_case(name).then_some(value))?;
+                    let value = context.headers().iter().find_map(|(key, value)| {
+                        key.eq_ignore_ascii_case(name.as_str()).then_some(value)
+                    })?;
                     let mut value = HeaderValue::try_from(value.as_str()).ok()?;
                     value.set_sensitive(true);
-                    Some((HeaderName::try_from(name.as_str()).ok()?, value))
+                    Some((name.clone(), value))
                 })
                 .collect(),
         )
