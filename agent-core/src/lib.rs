@@ -17,7 +17,8 @@
 //!   prompt, an agent's [`Recall`];
 //! - [`replay`]: recorded Bedrock responses, the rule that matches them to requests, and the
 //!   model that answers from them;
-//! - [`telemetry`]: the GenAI spans and metrics the loop reports through `tracing`;
+//! - [`telemetry`]: the GenAI spans and metrics the loop reports through the `opentelemetry`
+//!   API;
 //! - [`scripted`] (feature `scripted`): a model answering from a closure, for tests.
 
 mod agent;

@@ -22,7 +22,6 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::future::join_all;
-use tracing::Instrument;
 
 use crate::conversation::Conversation;
 use crate::message::{ContentBlock, Message, Role, ToolResult, ToolUse};
@@ -39,6 +38,7 @@ use self::events::{AgentEvent, AgentEvents, Disconnected, NoEvents};
 use self::recall::{Recall, RecallQuery, user_context, with_context};
 use self::reply::AgentReply;
 use self::retry::RetryPolicy;
+use self::telemetry::{GenAiSpan, InvocationSpan, Telemetry};
 use self::transaction::Transaction;
 
 /// A tool-using agent definition.
@@ -50,6 +50,7 @@ pub struct Agent {
     inference: InferenceConfig,
     config: AgentConfig,
     recall: Option<Arc<dyn Recall>>,
+    telemetry: Telemetry,
 }
 
 /// Builds an [`Agent`].
@@ -109,9 +110,16 @@ impl AgentBuilder {
         self
     }
 
-    /// The finished, immutable definition.
+    /// The finished, immutable definition. Its tracer and metric instruments are taken from
+    /// OpenTelemetry's global providers now: install them before building agents.
     pub fn build(self) -> Agent {
+        let telemetry = Telemetry::from_global(
+            &self.name,
+            self.model.model_id(),
+            self.config.record_content,
+        );
         Agent {
+            telemetry,
             name: self.name,
             model: self.model,
             tools: self.tools,
@@ -124,14 +132,11 @@ impl AgentBuilder {
 }
 
 impl Agent {
-    /// The `invoke_agent {name}` span of one invocation, to open around a session's turn; the
-    /// prompt is on it only when the agent records content.
-    pub fn invocation_span(&self, prompt: &str) -> tracing::Span {
-        telemetry::agent_span(
-            &self.name,
-            self.model.model_id(),
-            self.config.record_content.then_some(prompt),
-        )
+    /// The `invoke_agent {name}` span of one invocation, a child of the current OpenTelemetry
+    /// context, to run a session's turn in; the prompt is on it only when the agent records
+    /// content.
+    pub fn invocation_span(&self, prompt: &str) -> InvocationSpan {
+        InvocationSpan::start(&self.telemetry, prompt)
     }
 
     /// Starts a definition around `model`.
@@ -364,15 +369,10 @@ impl Agent {
 
     /// One tool call, in its span and its context.
     async fn run_tool(&self, tool_use: &ToolUse, scope: &TurnScope) -> ToolResult {
-        let record_content = self.config.record_content;
-        let span = telemetry::tool_span(tool_use, record_content);
+        let span = GenAiSpan::tool(&self.telemetry, tool_use);
         let context = scope.for_call(tool_use.tool_use_id.clone());
-        let result = self
-            .tools
-            .run(tool_use, &context)
-            .instrument(span.clone())
-            .await;
-        telemetry::record_tool(&span, &result, record_content);
+        let result = span.around(self.tools.run(tool_use, &context)).await;
+        span.end_tool(&result, self.config.record_content);
         result
     }
 
@@ -384,23 +384,22 @@ impl Agent {
         events: &mut dyn AgentEvents,
         context: Option<&ContentBlock>,
     ) -> Result<ModelResponse, AgentError> {
-        let model = self.model.model_id();
-        let span = telemetry::chat_span(model);
+        let span = GenAiSpan::chat(&self.telemetry);
         let started = tokio::time::Instant::now();
         let mut call = ModelCall::default();
-        let outcome = self
-            .call_model_with_retries(conversation, overflow, events, context, &mut call)
-            .instrument(span.clone())
+        let outcome = span
+            .around(self.call_model_with_retries(
+                conversation,
+                overflow,
+                events,
+                context,
+                &mut call,
+            ))
             .await;
         let first_token = call.first_token.map(|at| at - started);
-        telemetry::record_chat(
-            &span,
-            model,
-            outcome.as_ref().map_err(AgentError::kind),
-            call.attempts,
-            started.elapsed(),
-            first_token,
-        );
+        let reported = outcome.as_ref().map_err(AgentError::kind);
+        self.telemetry.record_chat(reported, started.elapsed());
+        span.end_chat(reported, call.attempts, first_token);
         outcome
     }
 

@@ -9,8 +9,9 @@
 //! A third server in each round exports under `OTEL_TRACES_SAMPLER=always_off`, to tell the
 //! handling of spans from their recording and export. Beside them, the floor of the
 //! OpenTelemetry stack itself: in a fresh process configured by
-//! the same variables and layers, five spans shaped like an invocation's (as many attributes,
-//! nested the same way, nothing else done) made and exported to the same receiver. What an
+//! the same variables, five spans shaped like an invocation's (as many attributes, nested the
+//! same way, made through the same API, nothing else done) made and exported to the same
+//! receiver. What an
 //! invocation costs with export on can be no less than its cost off plus this floor.
 
 use std::net::SocketAddr;
@@ -105,7 +106,7 @@ enum Export {
     /// Traces and metrics to the collector.
     On,
     /// The same, under `OTEL_TRACES_SAMPLER=always_off`: every span is made and handled by the
-    /// layers, none is recorded or exported — what the span handling costs apart from export.
+    /// runtime, none is recorded or exported — what making spans costs apart from export.
     Unsampled,
 }
 
@@ -145,77 +146,91 @@ fn floor_micros(collector: &str) -> f64 {
         .unwrap_or_else(|_| panic!("the floor child printed {text:?}"))
 }
 
-/// In a fresh process: `count` invocations' worth of spans through the binary's telemetry
-/// layers, exported and flushed; prints µs of process CPU (every thread) per invocation.
+/// In a fresh process: `count` invocations' worth of spans, made as the binary makes them
+/// (through the `opentelemetry` API, from the providers `Telemetry` installs), exported and
+/// flushed; prints µs of process CPU (every thread) per invocation.
 pub(crate) fn floor_child(count: usize) {
-    use tracing::field::Empty;
-    use tracing_subscriber::layer::SubscriberExt;
+    use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+    use opentelemetry::{Context, KeyValue, global};
 
     let telemetry = agent_server::observability::Telemetry::from_env()
         .unwrap()
         .expect("an OTLP endpoint is set");
-    let subscriber = tracing_subscriber::registry().with(telemetry.layers());
+    telemetry.install();
+    let tracer = global::tracer("bench");
     let started = process_cpu();
-    tracing::subscriber::with_default(subscriber, || {
-        for n in 0..count {
-            let request = tracing::info_span!(
-                "invocation",
-                otel.name = "POST /invocations",
-                otel.kind = "server",
-                session_id = n,
-                request_id = n,
-                "http.route" = "/invocations",
-                "http.response.status_code" = Empty,
-            );
-            let _request = request.enter();
-            let agent = tracing::info_span!(
-                "invoke_agent",
-                otel.name = "invoke_agent tutorial",
-                "gen_ai.operation.name" = "invoke_agent",
-                "gen_ai.agent.name" = "tutorial",
-                "gen_ai.provider.name" = "aws.bedrock",
-                "gen_ai.request.model" = "model",
-                "gen_ai.usage.input_tokens" = Empty,
-                "gen_ai.usage.output_tokens" = Empty,
-                "gen_ai.response.finish_reasons" = Empty,
-            );
-            let _agent = agent.enter();
-            for _ in 0..2 {
-                let chat = tracing::info_span!(
-                    "chat",
-                    otel.name = "chat model",
-                    otel.kind = "client",
-                    "gen_ai.operation.name" = "chat",
-                    "gen_ai.provider.name" = "aws.bedrock",
-                    "gen_ai.request.model" = "model",
-                    "gen_ai.usage.input_tokens" = Empty,
-                    "gen_ai.usage.output_tokens" = Empty,
-                    "gen_ai.response.finish_reasons" = Empty,
-                    "gen_ai.request.attempts" = Empty,
-                );
-                chat.in_scope(|| {
-                    chat.record("gen_ai.usage.input_tokens", 1185);
-                    chat.record("gen_ai.usage.output_tokens", 71);
-                    chat.record("gen_ai.response.finish_reasons", "end_turn");
-                    chat.record("gen_ai.request.attempts", 1);
-                });
-            }
-            let tool = tracing::info_span!(
-                "execute_tool",
-                otel.name = "execute_tool weather",
-                "gen_ai.operation.name" = "execute_tool",
-                "gen_ai.tool.name" = "weather",
-                "gen_ai.tool.call.id" = n,
-                "gen_ai.tool.type" = "function",
-                "gen_ai.tool.status" = Empty,
-            );
-            tool.in_scope(|| tool.record("gen_ai.tool.status", "success"));
-            agent.record("gen_ai.usage.input_tokens", 2455);
-            agent.record("gen_ai.usage.output_tokens", 91);
-            agent.record("gen_ai.response.finish_reasons", "end_turn");
-            request.record("http.response.status_code", 200);
+    for n in 0..count {
+        let child =
+            |parent: &Context, name: &'static str, kind: SpanKind, attributes: Vec<KeyValue>| {
+                let span = tracer
+                    .span_builder(name)
+                    .with_kind(kind)
+                    .start_with_context(&tracer, parent);
+                let cx = parent.with_span(span);
+                cx.span().set_attributes(attributes);
+                cx
+            };
+        let request = child(
+            &Context::new(),
+            "POST /invocations",
+            SpanKind::Server,
+            vec![
+                KeyValue::new("http.route", "/invocations"),
+                KeyValue::new("session_id", n.to_string()),
+                KeyValue::new("request_id", n.to_string()),
+            ],
+        );
+        let genai = |operation: &'static str| {
+            vec![
+                KeyValue::new("gen_ai.operation.name", operation),
+                KeyValue::new("gen_ai.provider.name", "aws.bedrock"),
+                KeyValue::new("gen_ai.system", "aws.bedrock"),
+                KeyValue::new("gen_ai.request.model", "model"),
+            ]
+        };
+        let answered = |cx: &Context, input: i64, output: i64| {
+            cx.span().set_attributes([
+                KeyValue::new("gen_ai.usage.input_tokens", input),
+                KeyValue::new("gen_ai.usage.output_tokens", output),
+                KeyValue::new("gen_ai.response.finish_reasons", "end_turn"),
+            ]);
+        };
+        let mut agent_attributes = genai("invoke_agent");
+        agent_attributes.push(KeyValue::new("gen_ai.agent.name", "tutorial"));
+        let agent = child(
+            &request,
+            "invoke_agent tutorial",
+            SpanKind::Internal,
+            agent_attributes,
+        );
+        for _ in 0..2 {
+            let chat = child(&agent, "chat model", SpanKind::Client, genai("chat"));
+            answered(&chat, 1185, 71);
+            chat.span()
+                .set_attribute(KeyValue::new("gen_ai.request.attempts", 1_i64));
+            chat.span().end();
         }
-    });
+        let tool = child(
+            &agent,
+            "execute_tool weather",
+            SpanKind::Internal,
+            vec![
+                KeyValue::new("gen_ai.operation.name", "execute_tool"),
+                KeyValue::new("gen_ai.tool.name", "weather"),
+                KeyValue::new("gen_ai.tool.call.id", n.to_string()),
+                KeyValue::new("gen_ai.tool.type", "function"),
+            ],
+        );
+        tool.span()
+            .set_attribute(KeyValue::new("gen_ai.tool.status", "success"));
+        tool.span().end();
+        answered(&agent, 2455, 91);
+        agent.span().end();
+        request
+            .span()
+            .set_attribute(KeyValue::new("http.response.status_code", 200_i64));
+        request.span().end();
+    }
     telemetry.shutdown();
     let spent = process_cpu() - started;
     println!("{:.2}", spent.as_secs_f64() * 1e6 / count as f64);

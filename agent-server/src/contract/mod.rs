@@ -29,6 +29,7 @@ use self::health::Health;
 use self::invocation::{Pipeline, RouteState};
 use self::layers::StageLayer;
 use crate::entrypoint::Entrypoint;
+use crate::observability::invocation_metrics::InvocationMetrics;
 use crate::observability::trace_context::TraceContext;
 use crate::serving::edge::EdgeConfig;
 
@@ -127,11 +128,12 @@ impl AgentCoreApp {
         self
     }
 
-    /// Continues each caller's trace (`traceparent`, `tracestate`, `baggage`) in the invocation's
-    /// spans and puts the session in their baggage: for a process that exports traces (the
-    /// binary turns it on with OpenTelemetry). Off, no header is read for it.
+    /// Traces each invocation: a server span continuing the caller's trace (`traceparent`,
+    /// `tracestate`, `baggage`), the session in its baggage, for a process that exports traces
+    /// (the binary turns it on with OpenTelemetry). The tracer is the global provider's as it
+    /// is now, so install the provider first. Off, no header is read for it and no span made.
     pub fn with_trace_propagation(mut self) -> Self {
-        self.trace_context = Some(Arc::default());
+        self.trace_context = Some(Arc::new(TraceContext::from_global()));
         self
     }
 
@@ -144,14 +146,18 @@ impl AgentCoreApp {
     /// The routes of the contract: `/invocations` and `/ws` behind the runtime-context layer,
     /// every route behind one that turns a panic into a JSON 500.
     pub fn router(&self) -> Router {
+        let metrics = Arc::new(InvocationMetrics::from_global());
         let state = RouteState {
-            pipeline: self.pipeline(),
+            pipeline: self.pipeline(metrics.clone()),
             bodies: body::BodyBudget::new(self.body_budget(), self.max_body_bytes),
         };
         let invocations = Router::new()
             .route("/invocations", post(invocations::invoke))
             .route("/ws", get(websocket::upgrade))
-            .route_layer(middleware::from_fn(layers::runtime_context))
+            .route_layer(middleware::from_fn_with_state(
+                metrics,
+                layers::runtime_context,
+            ))
             .with_state(state);
         Router::new()
             .route("/ping", get(health::ping))
@@ -173,9 +179,12 @@ impl AgentCoreApp {
     }
 
     /// The invocation pipeline both routes share, outermost layer first.
-    fn pipeline(&self) -> Pipeline {
+    fn pipeline(&self, metrics: Arc<InvocationMetrics>) -> Pipeline {
         let pipeline = tower::ServiceBuilder::new()
-            .layer(StageLayer(layers::Observe::new(self.trace_context.clone())))
+            .layer(StageLayer(layers::Observe::new(
+                self.trace_context.clone(),
+                metrics,
+            )))
             .layer(StageLayer(layers::CatchPanic))
             .layer(StageLayer(layers::Admit::new(
                 self.in_flight.clone(),

@@ -26,17 +26,16 @@
 use std::sync::Arc;
 
 use agent_core::session::{SessionKey, SessionOwner, SessionStore, SessionTurn};
-use agent_core::telemetry::record_agent;
 use agent_core::{Agent, AgentEvents, AgentReply, NoEvents};
 use async_trait::async_trait;
 use serde_json::Value;
-use tracing::Instrument;
 
 use super::stream_events::result_value;
 use super::streamed::spawn_streamed;
 use super::{Entrypoint, Output};
 use crate::context::RuntimeContext;
 use crate::error::InvocationError;
+use crate::observability::trace_context;
 
 /// What an invocation asks of the agent: the prompt, in which session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,9 +148,8 @@ impl<R: PayloadReader> AgentEntrypoint<R> {
 }
 
 /// Answers `prompt` in `turn`, reporting to `events`; keeps the exchange only if it succeeded.
-/// Runs in an `invoke_agent` span (at `DEBUG`, made only for the OpenTelemetry layer), a child
-/// of the request's span with the session and its user added to what every span under it
-/// carries.
+/// Runs in the agent's `invoke_agent` span, a child of the request's span with the session and
+/// its user added to the baggage every span under it carries.
 async fn run_turn(
     agent: &Agent,
     mut turn: SessionTurn,
@@ -159,35 +157,28 @@ async fn run_turn(
     events: &mut dyn AgentEvents,
 ) -> Result<AgentReply, InvocationError> {
     let prompt = request.prompt.as_str();
-    let span = agent.invocation_span(prompt);
     let user = match &request.session.owner {
         SessionOwner::User(user) => Some(user.as_ref()),
         SessionOwner::Anonymous => None,
     };
-    crate::observability::trace_context::child_for_session(
-        &span,
-        request.session.id.as_str(),
-        user,
-    );
-    let outcome = async {
-        match agent.invoke_streaming_in(&mut turn, prompt, events).await {
-            Ok(reply) => {
-                turn.commit().await?;
-                Ok(reply)
+    let span = trace_context::in_session(request.session.id.as_str(), user, || {
+        agent.invocation_span(prompt)
+    });
+    let outcome = span
+        .around(async {
+            match agent.invoke_streaming_in(&mut turn, prompt, events).await {
+                Ok(reply) => {
+                    turn.commit().await?;
+                    Ok(reply)
+                }
+                Err(error) => {
+                    turn.release().await;
+                    Err(InvocationError::from(error))
+                }
             }
-            Err(error) => {
-                turn.release().await;
-                Err(InvocationError::from(error))
-            }
-        }
-    }
-    .instrument(span.clone())
-    .await;
-    record_agent(
-        &span,
-        outcome.as_ref().map_err(InvocationError::kind),
-        agent.config().record_content,
-    );
+        })
+        .await;
+    span.end(outcome.as_ref().map_err(InvocationError::kind));
     outcome
 }
 

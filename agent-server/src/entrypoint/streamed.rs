@@ -8,6 +8,7 @@ use std::future::Future;
 use agent_core::{AgentEvent, AgentEvents, Disconnected};
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
+use opentelemetry::context::FutureExt as _;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -40,9 +41,10 @@ where
 {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     let invocation = run(EventChannel(sender.clone()));
-    // The task stays in the invocation's span: its logs name the session, its spans are the
-    // invocation's children.
+    // The task stays in the invocation's spans: its logs name the session, its trace spans are
+    // the invocation's children.
     let span = tracing::Span::current();
+    let traced = opentelemetry::Context::current();
     tokio::spawn(
         async move {
             tokio::select! {
@@ -54,7 +56,8 @@ where
                 }
             }
         }
-        .instrument(span),
+        .instrument(span)
+        .with_context(traced),
     );
     let items = stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))

@@ -1,5 +1,7 @@
 //! OpenTelemetry traces and metrics over OTLP, configured only by the standard variables, for the
-//! binary to install: the library itself only emits `tracing` spans and events.
+//! binary to install as OpenTelemetry's global providers: the library and `agent-core` make
+//! their spans and instruments through the `opentelemetry` API, from the global providers, and
+//! record nothing while none is installed.
 //!
 //! Nothing is set up — no exporter, no background thread — unless an OTLP endpoint is named
 //! (`OTEL_EXPORTER_OTLP_ENDPOINT`, or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` /
@@ -18,7 +20,6 @@ use std::sync::Arc;
 use agent_core::session::SessionStore;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{MetricExporter, SpanExporter};
 use opentelemetry_sdk::Resource;
@@ -28,10 +29,6 @@ use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanProcessor,
 };
 use thiserror::Error;
-use tracing::Subscriber;
-use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{Targets, filter_fn};
-use tracing_subscriber::registry::LookupSpan;
 
 use super::trace_context::{END_USER_KEY, SESSION_ID_KEY};
 
@@ -109,50 +106,16 @@ impl Telemetry {
         }
     }
 
-    /// The layers that turn this process's spans and metric events into OpenTelemetry's, each
-    /// behind its own filter. They come as a list rather than as `Option`s joined with
-    /// `and_then`: joined so, an absent layer counts as one that wants every callsite, which made
-    /// the registry build every `DEBUG` span of the process (the AWS SDK's among them) only to
-    /// have them ignored.
-    pub fn layers<S>(&self) -> Vec<Box<dyn Layer<S> + Send + Sync + 'static>>
-    where
-        S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
-    {
-        let mut layers = Vec::new();
+    /// Makes these providers OpenTelemetry's global ones, which the runtime's spans and
+    /// instruments come from. Install before building agents and the app: each takes its tracer
+    /// and instruments from the global providers when it is made.
+    pub fn install(&self) {
         if let Some(provider) = &self.tracer {
-            let traces = tracing_opentelemetry::layer()
-                .with_tracer(provider.tracer("agent-server"))
-                // What a span does on each poll of the future it instruments is paid many
-                // times an invocation: no busy/idle clocks, no context attached on entry (the
-                // trace's parentage comes from the tracing spans themselves), and no thread,
-                // source location or module on every span.
-                .with_tracked_inactivity(false)
-                .with_context_activation(false)
-                .with_threads(false)
-                .with_location(false)
-                .with_target(false)
-                // Spans only — log events stay logs rather than becoming span events, which
-                // would give every span an attribute list per log line — at INFO, and this
-                // runtime's own GenAI spans, which are at DEBUG.
-                .with_filter(
-                    filter_fn(|metadata| {
-                        metadata.is_span()
-                            && (*metadata.level() <= tracing::Level::INFO
-                                || metadata.target().starts_with("agent_core")
-                                || metadata.target().starts_with("agent_server"))
-                    })
-                    .with_max_level_hint(tracing::Level::DEBUG),
-                );
-            layers.push(traces.boxed());
+            opentelemetry::global::set_tracer_provider(provider.clone());
         }
         if let Some(provider) = &self.meter {
-            let metrics = tracing_opentelemetry::MetricsLayer::new(provider.clone()).with_filter(
-                Targets::new()
-                    .with_target(agent_core::telemetry::METRICS_TARGET, tracing::Level::INFO),
-            );
-            layers.push(metrics.boxed());
+            opentelemetry::global::set_meter_provider(provider.clone());
         }
-        layers
     }
 
     /// Reports how many invocations are in flight (`in_flight`, such as
@@ -248,71 +211,5 @@ impl<P: SpanProcessor> SpanProcessor for SessionAttributes<P> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.next.set_resource(resource);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tracing::callsite::{DefaultCallsite, Identifier};
-    use tracing::field::FieldSet;
-    use tracing::metadata::Kind;
-    use tracing::{Level, Metadata};
-    use tracing_subscriber::layer::SubscriberExt;
-
-    use super::*;
-
-    /// A span callsite of `$target` at `$level`, asked of a subscriber directly rather than
-    /// through the process-wide interest cache, which other tests' subscribers share.
-    macro_rules! probe {
-        ($name:ident, $target:literal, $level:expr) => {
-            static $name: Metadata<'static> = {
-                static CALLSITE: DefaultCallsite = DefaultCallsite::new(&$name);
-                Metadata::new(
-                    "probe",
-                    $target,
-                    $level,
-                    None,
-                    None,
-                    None,
-                    FieldSet::new(&[], Identifier(&CALLSITE)),
-                    Kind::SPAN,
-                )
-            };
-        };
-    }
-    probe!(
-        SDK_DEBUG,
-        "aws_smithy_runtime::client::orchestrator",
-        Level::DEBUG
-    );
-    probe!(HYPER_INFO, "hyper_util::client", Level::INFO);
-    probe!(GENAI_DEBUG, "agent_core::telemetry", Level::DEBUG);
-
-    /// Whether spans of `callsite` are made under the layers of `telemetry` alone.
-    fn made(telemetry: &Telemetry, callsite: &'static Metadata<'static>) -> bool {
-        let subscriber = tracing_subscriber::registry().with(telemetry.layers());
-        !tracing::Subscriber::register_callsite(&subscriber, callsite).is_never()
-    }
-
-    #[test]
-    fn traces_alone_make_the_runtimes_spans_and_not_other_crates_debug_spans() {
-        let telemetry = Telemetry {
-            tracer: Some(SdkTracerProvider::builder().build()),
-            meter: None,
-        };
-        assert!(made(&telemetry, &GENAI_DEBUG));
-        assert!(made(&telemetry, &HYPER_INFO));
-        assert!(!made(&telemetry, &SDK_DEBUG));
-    }
-
-    #[test]
-    fn metrics_alone_make_no_span() {
-        let telemetry = Telemetry {
-            tracer: None,
-            meter: Some(SdkMeterProvider::builder().build()),
-        };
-        for callsite in [&SDK_DEBUG, &HYPER_INFO, &GENAI_DEBUG] {
-            assert!(!made(&telemetry, callsite), "{callsite:?}");
-        }
     }
 }

@@ -1,71 +1,111 @@
 //! The caller's trace, continued: W3C `traceparent` / `tracestate` and `baggage` read from a
-//! request (or a `/ws` handshake), so an invocation's spans are children of the span that sent it
-//! — the AgentCore service forwards these headers — and the session (and its user, when known)
-//! added to the baggage, from which every span of the invocation takes `session.id` and
-//! `enduser.id` (which the `Telemetry` layers export).
+//! request (or a `/ws` handshake), so an invocation's server span is a child of the span that
+//! sent it — the AgentCore service forwards these headers — and the session (and its user, when
+//! known) added to the baggage, from which every span of the invocation takes `session.id` and
+//! `enduser.id` (the [`Telemetry`](super::Telemetry) span processor copies them).
 //!
-//! Without a tracing-opentelemetry layer installed, the context is built and goes nowhere.
+//! Spans are made through the `opentelemetry` API and reach the process's global tracer
+//! provider; with none installed they record nothing.
+
+use std::borrow::Cow;
 
 use axum::http::HeaderMap;
-use opentelemetry::Context;
 use opentelemetry::baggage::{Baggage, BaggageExt};
+use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::propagation::{Extractor, TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The baggage key of the runtime session id, copied onto every span as an attribute.
 pub(crate) const SESSION_ID_KEY: &str = "session.id";
 /// The baggage key of the user, copied onto every span as an attribute.
 pub(crate) const END_USER_KEY: &str = "enduser.id";
 
-/// Reads trace context and baggage from headers.
+/// Reads trace context and baggage from headers, and opens invocations' server spans.
 pub(crate) struct TraceContext {
     propagator: TextMapCompositePropagator,
+    tracer: BoxedTracer,
 }
 
-impl Default for TraceContext {
-    fn default() -> Self {
+/// What an invocation's server span starts with.
+pub(crate) struct ServerSpan<'a> {
+    /// `POST /invocations` or `GET /ws`.
+    pub(crate) name: &'static str,
+    /// The request's (or the handshake's) headers.
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) session_id: &'a str,
+    pub(crate) user: Option<&'a str>,
+    /// Built only when the span records.
+    pub(crate) attributes: &'a dyn Fn() -> Vec<KeyValue>,
+}
+
+impl TraceContext {
+    /// With the tracer of the global provider as it is now.
+    pub(crate) fn from_global() -> Self {
+        let scope = InstrumentationScope::builder("agent-server")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
         Self {
             propagator: TextMapCompositePropagator::new(vec![
                 Box::new(TraceContextPropagator::new()),
                 Box::new(BaggagePropagator::new()),
             ]),
+            tracer: global::tracer_with_scope(scope),
         }
     }
-}
 
-impl TraceContext {
-    /// Makes `span` a child of the caller's span, its baggage the caller's with the session
-    /// id and, when known, the user.
-    pub(crate) fn continue_in(
-        &self,
-        span: &Span,
-        headers: &HeaderMap,
-        session_id: &str,
-        user: Option<&str>,
-    ) {
-        let caller = self.propagator.extract(&Headers(headers));
-        let _ = span.set_parent(with_session(&caller, session_id, user));
+    /// Starts the invocation's server span as a child of the caller's span, its baggage the
+    /// caller's with the session id and, when known, the user: the context the invocation runs
+    /// in.
+    pub(crate) fn server_span(&self, span: ServerSpan<'_>) -> Context {
+        let caller = self.propagator.extract(&Headers(span.headers));
+        let parent = with_session(&caller, span.session_id, span.user);
+        let started = self.tracer.build_with_context(
+            SpanBuilder::from_name(Cow::Borrowed(span.name)).with_kind(SpanKind::Server),
+            &parent,
+        );
+        let cx = parent.with_span(started);
+        if cx.span().is_recording() {
+            cx.span().set_attributes((span.attributes)());
+        }
+        cx
     }
 }
 
-/// Opens `span` as a child of the current span, adding the session and the user to the
-/// baggage it passes on: for spans that learn the user later than the request's span (the
-/// tutorial reads it from the payload). Nothing to do where nothing is traced.
-pub(crate) fn child_for_session(span: &Span, session_id: &str, user: Option<&str>) {
-    let parent = Span::current().context();
-    if parent.has_active_span() {
-        let _ = span.set_parent(with_session(&parent, session_id, user));
+/// Ends the server span of `cx` with the response's status, a server error marking it failed.
+pub(crate) fn end_server_span(cx: &Context, status: u16) {
+    let span = cx.span();
+    if span.is_recording() {
+        span.set_attribute(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status),
+        ));
+        if status >= 500 {
+            span.set_status(Status::error(""));
+        }
     }
+    span.end();
 }
 
-/// Puts the span's trace and span ids in its `trace_id` and `span_id` fields, when it is traced,
-/// so log lines within it name them.
-pub(crate) fn record_ids(span: &Span) {
-    let cx = span.context();
-    let span_context = cx.span().span_context().clone();
+/// Runs `start` (which starts a span) in the current context with the session and the user
+/// added to its baggage: for spans that learn the user later than the request's span (the
+/// tutorial reads it from the payload). Where nothing is traced, in the context as it is.
+pub(crate) fn in_session<T>(session_id: &str, user: Option<&str>, start: impl FnOnce() -> T) -> T {
+    let current = Context::current();
+    if !current.has_active_span() {
+        return start();
+    }
+    let _attached = with_session(&current, session_id, user).attach();
+    start()
+}
+
+/// Puts the trace and span ids of `cx`'s span in `span`'s `trace_id` and `span_id` fields, when it
+/// is traced, so log lines within it name them.
+pub(crate) fn record_ids(span: &Span, cx: &Context) {
+    let otel = cx.span();
+    let span_context = otel.span_context();
     if span_context.is_valid() {
         span.record("trace_id", tracing::field::display(span_context.trace_id()));
         span.record("span_id", tracing::field::display(span_context.span_id()));
@@ -116,7 +156,7 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        let caller = TraceContext::default()
+        let caller = TraceContext::from_global()
             .propagator
             .extract(&Headers(&headers));
         let cx = with_session(&caller, "s-1", None);

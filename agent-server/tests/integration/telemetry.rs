@@ -10,6 +10,7 @@ use crate::support::BINARY;
 use crate::support::otlp::{OtlpReceiver, attribute, double_attribute, int_attribute};
 use agent_testkit::{Log, ServerProcess};
 use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde_json::json;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -32,6 +33,20 @@ async fn ask(server: &ServerProcess, prompt: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// The same over server-sent events: the invocation runs on a task of its own.
+async fn ask_streaming(server: &ServerProcess, prompt: &str) -> (reqwest::StatusCode, String) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/invocations", server.address))
+        .header("x-amzn-bedrock-agentcore-runtime-session-id", SESSION)
+        .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
+        .header("accept", "text/event-stream")
+        .json(&json!({"prompt": prompt, "user_id": "1"}))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
 }
 
 fn attr(span: &Span, key: &str) -> Option<String> {
@@ -75,13 +90,13 @@ async fn the_tutorial_session_is_traced_from_the_callers_span_to_each_model_and_
             .any(|name| name.starts_with("OpenTelemetry.T")),
         "a batch exporter thread runs: {threads:?}"
     );
-    for prompt in [
-        "外の天気はどうですか?",
-        "2+5の答えは?",
-        "それに 34 を足すとどうなりますか?",
-    ] {
+    for prompt in ["外の天気はどうですか?", "2+5の答えは?"] {
         assert_eq!(ask(&server, prompt).await.status(), 200);
     }
+    // The last over server-sent events, its turn run on a task of its own.
+    let (status, events) = ask_streaming(&server, "それに 34 を足すとどうなりますか?").await;
+    assert_eq!(status, 200);
+    assert!(events.contains("41"), "{events}");
     let logged = server.log_line("invocation finished").await;
     assert!(logged.contains(&format!("trace_id={TRACE_ID}")), "{logged}");
     assert!(server.terminate().success(), "a graceful stop");
@@ -105,11 +120,16 @@ async fn the_tutorial_session_is_traced_from_the_callers_span_to_each_model_and_
             "the caller's span"
         );
         assert_eq!(int_attr(request, "http.response.status_code"), Some(200));
+        assert_eq!(request.kind, SpanKind::Server as i32);
+        assert_eq!(attr(request, "http.route").as_deref(), Some("/invocations"));
+        assert_eq!(attr(request, "session_id").as_deref(), Some(SESSION));
+        assert!(attr(request, "request_id").is_some_and(|id| !id.is_empty()));
     }
     let agents = named(&spans, "invoke_agent tutorial");
     assert_eq!(agents.len(), 3);
     for agent in &agents {
         assert!(parent_of(agent).is_some_and(|parent| parent.name == "POST /invocations"));
+        assert_eq!(agent.kind, SpanKind::Internal as i32);
         assert_eq!(
             attr(agent, "gen_ai.operation.name").as_deref(),
             Some("invoke_agent")
@@ -139,6 +159,11 @@ async fn the_tutorial_session_is_traced_from_the_callers_span_to_each_model_and_
     for chat in &chats {
         assert_eq!(chat.name, "chat us.anthropic.claude-sonnet-4-20250514-v1:0");
         assert!(parent_of(chat).is_some_and(|parent| parent.name == "invoke_agent tutorial"));
+        assert_eq!(chat.kind, SpanKind::Client as i32);
+        assert_eq!(
+            attr(chat, "gen_ai.provider.name").as_deref(),
+            Some("aws.bedrock")
+        );
         assert_eq!(attr(chat, "gen_ai.operation.name").as_deref(), Some("chat"));
         assert_eq!(int_attr(chat, "gen_ai.request.attempts"), Some(1));
         assert!(int_attr(chat, "gen_ai.usage.input_tokens").is_some_and(|tokens| tokens > 0));
@@ -166,6 +191,7 @@ async fn the_tutorial_session_is_traced_from_the_callers_span_to_each_model_and_
                 Some("execute_tool")
             );
             assert!(attr(tool, "gen_ai.tool.call.id").is_some_and(|id| id.starts_with("tooluse")));
+            assert_eq!(attr(tool, "gen_ai.tool.type").as_deref(), Some("function"));
             (
                 attr(tool, "gen_ai.tool.name").unwrap(),
                 attr(tool, "gen_ai.tool.status").unwrap(),
@@ -191,7 +217,8 @@ async fn the_tutorial_session_is_traced_from_the_callers_span_to_each_model_and_
             span.name
         );
     }
-    for span in agents.iter().chain(&chats) {
+    let tools = named(&spans, "execute_tool ");
+    for span in agents.iter().chain(&chats).chain(&tools) {
         assert_eq!(
             attr(span, "enduser.id").as_deref(),
             Some("1"),

@@ -182,8 +182,8 @@ fn raise_descriptor_limit() -> u64 {
     soft
 }
 
-/// Logs to stderr in `format`, filtered by `RUST_LOG` (metric events left out), and — when the
-/// environment names an OTLP endpoint — traces and metrics to it.
+/// Logs to stderr in `format`, filtered by `RUST_LOG`, and — when the environment names an OTLP
+/// endpoint — installs the providers that export traces and metrics to it.
 ///
 /// Lines are formatted on the thread that logs them and written by one writer thread, which
 /// drains every line queued before it writes them out together: a container's stderr is a
@@ -193,9 +193,7 @@ fn raise_descriptor_limit() -> u64 {
 /// writes out what is queued when it is dropped; a process killed outright loses only the
 /// lines of its last moment that were still queued.
 fn init_logging(format: LogFormat) -> anyhow::Result<(Option<Telemetry>, WorkerGuard)> {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info"))
-        .add_directive(format!("{}=off", agent_core::telemetry::METRICS_TARGET).parse()?);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (stderr, guard) = NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("log-writer")
@@ -211,11 +209,13 @@ fn init_logging(format: LogFormat) -> anyhow::Result<(Option<Telemetry>, WorkerG
             .boxed(),
         LogFormat::Json => agent_server::observability::json_layer(stderr).boxed(),
     };
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .init();
+    // After the log, so what the OpenTelemetry SDK reports of itself is logged.
     let telemetry = Telemetry::from_env()?;
-    let mut layers = vec![logs.with_filter(filter).boxed()];
     if let Some(telemetry) = &telemetry {
-        layers.extend(telemetry.layers());
+        telemetry.install();
     }
-    tracing_subscriber::registry().with(layers).init();
     Ok((telemetry, guard))
 }

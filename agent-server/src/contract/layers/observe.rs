@@ -1,22 +1,23 @@
-//! What operators see of each invocation: an `invocation` span (a server span continuing the
-//! caller's trace when trace propagation is on, with the session in its baggage, and the trace
-//! and span ids as fields for the log lines within it), one `invocation finished` line with its
-//! status and time, a warning naming a failure's kind, and the invocation metrics:
-//! `agentcore.invocations` by status and `agentcore.invocation.duration` (to the start of the
-//! response, for a stream).
+//! What operators see of each invocation: an `invocation` span of the log (the session and request
+//! ids, and the trace and span ids for the log lines within it), a server span continuing the
+//! caller's trace when trace propagation is on (with the session in its baggage), one `invocation
+//! finished` line with its status and time, a warning naming a failure's kind, and the invocation
+//! metrics.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use agent_core::telemetry::METRICS_TARGET;
 use axum::http::StatusCode;
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use opentelemetry::KeyValue;
+use opentelemetry::context::FutureExt as _;
 use tracing::Instrument;
 
 use crate::contract::invocation::{Answer, Invocation};
 use crate::entrypoint::Output;
-use crate::observability::trace_context::{TraceContext, record_ids};
+use crate::observability::invocation_metrics::InvocationMetrics;
+use crate::observability::trace_context::{self, ServerSpan, TraceContext};
 
 use super::stage::{Next, Stage};
 
@@ -28,52 +29,69 @@ pub(crate) const LOG_TARGET: &str = "agent_server::invocation";
 #[derive(Clone)]
 pub(crate) struct Observe {
     trace_context: Option<Arc<TraceContext>>,
+    metrics: Arc<InvocationMetrics>,
 }
 
 impl Observe {
-    /// With a trace context, callers' traces are continued; without, no trace header is read.
-    pub(crate) fn new(trace_context: Option<Arc<TraceContext>>) -> Self {
-        Self { trace_context }
+    /// With a trace context, each invocation gets a server span continuing its caller's trace;
+    /// without, no trace header is read and no span is made.
+    pub(crate) fn new(
+        trace_context: Option<Arc<TraceContext>>,
+        metrics: Arc<InvocationMetrics>,
+    ) -> Self {
+        Self {
+            trace_context,
+            metrics,
+        }
     }
 
-    fn span(&self, invocation: &Invocation) -> tracing::Span {
+    /// The `invocation` span of the log, and the OpenTelemetry context the invocation runs in
+    /// when it is traced.
+    fn spans(&self, invocation: &Invocation) -> (tracing::Span, Option<opentelemetry::Context>) {
         let context = &invocation.context;
         let span = tracing::info_span!(
             "invocation",
-            otel.name = invocation.route.span_name(),
-            otel.kind = "server",
-            otel.status_code = tracing::field::Empty,
             session_id = %context.session_id,
             request_id = %context.request_id,
-            "http.route" = invocation.route.path(),
-            "http.response.status_code" = tracing::field::Empty,
             trace_id = tracing::field::Empty,
             span_id = tracing::field::Empty,
         );
-        if let Some(trace_context) = &self.trace_context {
-            trace_context.continue_in(
-                &span,
-                &invocation.headers,
-                context.session_id.as_str(),
-                context.user_id.as_deref(),
-            );
-            record_ids(&span);
-        }
-        span
+        let traced = self.trace_context.as_ref().map(|trace_context| {
+            let attributes = || {
+                vec![
+                    KeyValue::new("http.route", invocation.route.path()),
+                    KeyValue::new("session_id", context.session_id.as_str().to_owned()),
+                    KeyValue::new("request_id", context.request_id.clone()),
+                ]
+            };
+            let cx = trace_context.server_span(ServerSpan {
+                name: invocation.route.span_name(),
+                headers: &invocation.headers,
+                session_id: context.session_id.as_str(),
+                user: context.user_id.as_deref(),
+                attributes: &attributes,
+            });
+            trace_context::record_ids(&span, &cx);
+            cx
+        });
+        (span, traced)
     }
 }
 
 impl Stage for Observe {
     fn run(&self, invocation: Invocation, next: Next) -> BoxFuture<'static, Answer> {
         let started = Instant::now();
-        let span = self.span(&invocation);
+        let (span, traced) = self.spans(&invocation);
         let answer = next(invocation).instrument(span.clone());
-        async move {
-            let answer = answer.await;
+        let metrics = self.metrics.clone();
+        let observed = async move {
+            let answer = match &traced {
+                Some(cx) => answer.with_context(cx.clone()).await,
+                None => answer.await,
+            };
             let status = status_of(&answer);
-            span.record("http.response.status_code", i64::from(status.as_u16()));
-            if status.is_server_error() {
-                span.record("otel.status_code", "ERROR");
+            if let Some(cx) = &traced {
+                trace_context::end_server_span(cx, status.as_u16());
             }
             span.in_scope(|| {
                 if let Err(error) = &answer {
@@ -91,10 +109,10 @@ impl Stage for Observe {
                     "invocation finished"
                 )
             });
-            report_invocation(status, started);
+            metrics.record(status, started);
             answer
-        }
-        .boxed()
+        };
+        observed.boxed()
     }
 }
 
@@ -105,21 +123,4 @@ fn status_of(answer: &Answer) -> StatusCode {
         Ok(Output::Response(response)) => response.status(),
         Err(error) => error.status(),
     }
-}
-
-/// An answered invocation, as metrics: `agentcore.invocations` by status and
-/// `agentcore.invocation.duration`.
-pub(crate) fn report_invocation(status: StatusCode, started: Instant) {
-    tracing::event!(
-        target: METRICS_TARGET,
-        tracing::Level::INFO,
-        monotonic_counter.agentcore.invocations = 1u64,
-        "http.response.status_code" = status.as_u16(),
-    );
-    tracing::event!(
-        target: METRICS_TARGET,
-        tracing::Level::INFO,
-        histogram.agentcore.invocation.duration = started.elapsed().as_secs_f64(),
-        "http.response.status_code" = status.as_u16(),
-    );
 }

@@ -2,12 +2,15 @@
 //! into the request's `RuntimeContext` once, before any handler, and the ids it settled on (sent
 //! or generated) go back on the response, so a client that sent none learns its session.
 
-use axum::extract::Request;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::context::{REQUEST_ID_HEADER, RuntimeContext, SESSION_ID_HEADER};
+use crate::observability::invocation_metrics::InvocationMetrics;
 
 /// The request's context, taken out of its extensions where [`runtime_context`] put it (axum's
 /// `Extension` would clone it).
@@ -35,11 +38,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Context {
 
 /// Reads the context into the request's extensions, or answers 400 for an unusable session or
 /// user id (without the id headers, since there is no usable id to echo).
-pub(crate) async fn runtime_context(mut request: Request, next: Next) -> Response {
+/// Such a refusal counts in the invocation `metrics`.
+pub(crate) async fn runtime_context(
+    State(metrics): State<Arc<InvocationMetrics>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let context = match RuntimeContext::from_headers(request.headers()) {
         Ok(context) => context,
         Err(error) => {
-            super::observe::report_invocation(error.status(), std::time::Instant::now());
+            metrics.record(error.status(), std::time::Instant::now());
             return error.into_response();
         }
     };
