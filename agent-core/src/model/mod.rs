@@ -131,14 +131,23 @@ impl StopReason {
     /// The Bedrock wire name, such as `end_turn`.
     pub fn as_str(&self) -> &str {
         match self {
+            Self::Other(other) => other,
+            known => known.known_name().unwrap_or_default(),
+        }
+    }
+
+    /// The wire name of a reason this crate knows, as a static string (for telemetry, which
+    /// then copies nothing); `None` for [`StopReason::Other`].
+    pub(crate) fn known_name(&self) -> Option<&'static str> {
+        Some(match self {
             Self::EndTurn => "end_turn",
             Self::ToolUse => "tool_use",
             Self::MaxTokens => "max_tokens",
             Self::StopSequence => "stop_sequence",
             Self::GuardrailIntervened => "guardrail_intervened",
             Self::ContentFiltered => "content_filtered",
-            Self::Other(other) => other,
-        }
+            Self::Other(_) => return None,
+        })
     }
 }
 

@@ -8,13 +8,14 @@
 //! provider; with none installed they record nothing.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::propagation::{Extractor, TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracing::Span;
 
@@ -118,9 +119,13 @@ fn with_session(cx: &Context, session_id: &str, user: Option<&str>) -> Context {
         .iter()
         .map(|(key, (value, metadata))| (key.clone(), (value.clone(), metadata.clone())))
         .collect();
-    let _ = baggage.insert(SESSION_ID_KEY, session_id.to_owned());
+    // Shared text: every span of the invocation copies these onto itself.
+    let _ = baggage.insert(
+        SESSION_ID_KEY,
+        StringValue::from(Arc::<str>::from(session_id)),
+    );
     if let Some(user) = user {
-        let _ = baggage.insert(END_USER_KEY, user.to_owned());
+        let _ = baggage.insert(END_USER_KEY, StringValue::from(Arc::<str>::from(user)));
     }
     cx.with_baggage(baggage)
 }

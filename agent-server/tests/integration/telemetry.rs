@@ -24,25 +24,23 @@ fn fixtures() -> String {
         .to_string()
 }
 
-async fn ask(server: &ServerProcess, prompt: &str) -> reqwest::Response {
+/// An invocation of session `SESSION` under the caller's span, user "1".
+fn invocation(server: &ServerProcess, prompt: &str) -> reqwest::RequestBuilder {
     reqwest::Client::new()
         .post(format!("http://{}/invocations", server.address))
         .header("x-amzn-bedrock-agentcore-runtime-session-id", SESSION)
         .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
         .json(&json!({"prompt": prompt, "user_id": "1"}))
-        .send()
-        .await
-        .unwrap()
+}
+
+async fn ask(server: &ServerProcess, prompt: &str) -> reqwest::Response {
+    invocation(server, prompt).send().await.unwrap()
 }
 
 /// The same over server-sent events: the invocation runs on a task of its own.
 async fn ask_streaming(server: &ServerProcess, prompt: &str) -> (reqwest::StatusCode, String) {
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/invocations", server.address))
-        .header("x-amzn-bedrock-agentcore-runtime-session-id", SESSION)
-        .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
+    let response = invocation(server, prompt)
         .header("accept", "text/event-stream")
-        .json(&json!({"prompt": prompt, "user_id": "1"}))
         .send()
         .await
         .unwrap();

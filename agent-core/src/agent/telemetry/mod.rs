@@ -21,6 +21,7 @@ mod metrics;
 mod spans;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
@@ -59,15 +60,16 @@ impl Telemetry {
         Self {
             tracer: global::tracer_with_scope(scope.clone()),
             metrics: GenAiMetrics::new(&global::meter_with_scope(scope)),
-            agent: StringValue::from(agent.to_owned()),
-            model: StringValue::from(model.to_owned()),
+            agent: StringValue::from(Arc::<str>::from(agent)),
+            model: StringValue::from(Arc::<str>::from(model)),
             chat_name: Cow::Owned(format!("chat {model}")),
             agent_name: Cow::Owned(format!("invoke_agent {agent}")),
             record_content,
         }
     }
 
-    /// `gen_ai.request.model`, shared rather than copied into each report.
+    /// `gen_ai.request.model`, its text shared (reference-counted) rather than copied into each
+    /// report.
     fn model_attribute(&self) -> KeyValue {
         KeyValue::new("gen_ai.request.model", self.model.clone())
     }

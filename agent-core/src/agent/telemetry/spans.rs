@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opentelemetry::context::{FutureExt, WithContext};
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 
 use super::{Telemetry, integer, operation};
 use crate::agent::reply::AgentReply;
@@ -139,7 +139,10 @@ impl GenAiSpan {
             KeyValue::new("gen_ai.usage.output_tokens", integer(usage.output_tokens)),
             KeyValue::new(
                 "gen_ai.response.finish_reasons",
-                stop_reason.as_str().to_owned(),
+                match stop_reason.known_name() {
+                    Some(name) => StringValue::from(name),
+                    None => StringValue::from(stop_reason.as_str().to_owned()),
+                },
             ),
         ]);
     }
