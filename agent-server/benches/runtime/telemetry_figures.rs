@@ -38,6 +38,7 @@ pub(crate) fn telemetry() {
     println!(
         "  target: server CPU per invocation with export on at most 1.10× off on the Bedrock path"
     );
+    println!("  before, with the tracing bridge: 1.27× (210 – 215 µs off, 266 – 272 µs on)");
     let received = Arc::new(AtomicUsize::new(0));
     let bytes = received.clone();
     let (collector, _collector) = serve_on_own_runtime("collector", move |listener| {
