@@ -24,6 +24,12 @@ fn fixtures() -> String {
         .to_string()
 }
 
+/// The binary answering from the tutorial's recordings, with `environment` added, its log kept.
+fn replay_server(environment: &[(&str, &str)]) -> ServerProcess {
+    let fixtures = fixtures();
+    ServerProcess::start_with(BINARY, &["--replay", &fixtures], environment, Log::Keep)
+}
+
 /// An invocation of session `SESSION` under the caller's span, user "1".
 fn invocation(server: &ServerProcess, prompt: &str) -> reqwest::RequestBuilder {
     reqwest::Client::new()
@@ -67,13 +73,7 @@ fn named<'a>(spans: &'a [Span], prefix: &str) -> Vec<&'a Span> {
 async fn the_tutorial_session_is_traced_from_the_callers_span_to_each_model_and_tool_call() {
     let receiver = OtlpReceiver::start().await;
     let endpoint = receiver.endpoint();
-    let fixtures = fixtures();
-    let mut server = ServerProcess::start_with(
-        BINARY,
-        &["--replay", &fixtures],
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)],
-        Log::Keep,
-    );
+    let mut server = replay_server(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
     assert!(
         server
             .startup_line
@@ -256,15 +256,10 @@ async fn without_the_variables_nothing_is_exported_and_no_exporter_runs() {
         !threads.iter().any(|name| name.starts_with("OpenTelemetry")),
         "{threads:?}"
     );
-    let disabled = ServerProcess::start_with(
-        BINARY,
-        &["--replay", &fixtures],
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
-            ("OTEL_SDK_DISABLED", "true"),
-        ],
-        Log::Keep,
-    );
+    let disabled = replay_server(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+        ("OTEL_SDK_DISABLED", "true"),
+    ]);
     assert!(
         disabled.startup_line.contains("telemetry=off"),
         "{}",
@@ -283,18 +278,12 @@ async fn a_dead_collector_costs_the_invocations_nothing() {
             connections.push(connection);
         }
     });
-    let fixtures = fixtures();
-    let mut server = ServerProcess::start_with(
-        BINARY,
-        &["--replay", &fixtures],
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_BSP_SCHEDULE_DELAY", "10"),
-            ("OTEL_BSP_MAX_QUEUE_SIZE", "16"),
-            ("OTEL_EXPORTER_OTLP_TIMEOUT", "500"),
-        ],
-        Log::Keep,
-    );
+    let mut server = replay_server(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "10"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "16"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "500"),
+    ]);
     // Each invocation makes four spans and more than a queue's worth go out in all.
     for n in 0..40 {
         let response = reqwest::Client::new()
@@ -337,20 +326,14 @@ fn hex(bytes: &[u8]) -> String {
 async fn message_content_is_recorded_only_when_the_operator_opts_in() {
     let receiver = OtlpReceiver::start().await;
     let endpoint = receiver.endpoint();
-    let fixtures = fixtures();
-    let mut server = ServerProcess::start_with(
-        BINARY,
-        &["--replay", &fixtures],
-        &[
-            (
-                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                &format!("{endpoint}/v1/traces"),
-            ),
-            ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true"),
-            ("OTEL_SERVICE_NAME", "weather-agent"),
-        ],
-        Log::Keep,
-    );
+    let mut server = replay_server(&[
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            &format!("{endpoint}/v1/traces"),
+        ),
+        ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true"),
+        ("OTEL_SERVICE_NAME", "weather-agent"),
+    ]);
     assert!(
         server.startup_line.contains("telemetry=otlp traces"),
         "{}",
@@ -381,16 +364,10 @@ async fn message_content_is_recorded_only_when_the_operator_opts_in() {
 async fn traces_go_over_grpc_when_the_protocol_says_so() {
     let receiver = OtlpReceiver::start_grpc().await;
     let endpoint = receiver.endpoint();
-    let fixtures = fixtures();
-    let mut server = ServerProcess::start_with(
-        BINARY,
-        &["--replay", &fixtures],
-        &[
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ],
-        Log::Keep,
-    );
+    let mut server = replay_server(&[
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
     assert_eq!(ask(&server, "外の天気はどうですか?").await.status(), 200);
     assert!(server.terminate().success());
     let spans = receiver.spans();
