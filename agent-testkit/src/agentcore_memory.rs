@@ -8,7 +8,6 @@
 //! down altogether (the port closed, every open connection dropped).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -18,21 +17,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+
+use crate::restartable_port::RestartablePort;
 
 /// The memory id the stand-in serves under unless told otherwise; any id is accepted.
 pub const STAND_IN_MEMORY_ID: &str = "tutorial_memory-AbCdE12345";
 
 /// A Memory data plane on a loopback port.
 pub struct MemoryStandIn {
-    address: SocketAddr,
     shared: Arc<Mutex<Memory>>,
-    serving: Mutex<Option<JoinHandle<()>>>,
+    port: RestartablePort,
 }
 
 /// One stored event, as the service returns it.
@@ -69,39 +64,35 @@ struct Memory {
 impl MemoryStandIn {
     /// Serves on an ephemeral loopback port.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding loopback");
-        let address = listener.local_addr().expect("a bound address");
-        let stand_in = Self {
-            address,
-            shared: Arc::default(),
-            serving: Mutex::new(None),
-        };
-        stand_in.serve(listener);
-        stand_in
+        let shared = Arc::<Mutex<Memory>>::default();
+        let router = Router::new()
+            .route("/memories/{memory}/events", post(create_event))
+            .route(
+                "/memories/{memory}/actor/{actor}/sessions/{session}",
+                post(list_events),
+            )
+            .route("/memories/{memory}/retrieve", post(retrieve_memory_records))
+            .with_state(shared.clone());
+        Self {
+            shared,
+            port: RestartablePort::serve(router).await,
+        }
     }
 
     /// The endpoint to give the SDK (`AWS_ENDPOINT_URL_BEDROCK_AGENTCORE`).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.address)
+        format!("http://{}", self.port.address())
     }
 
     /// Closes the port and drops every open connection: Memory unreachable. What it stored is
     /// kept for [`MemoryStandIn::resume`].
     pub fn stop(&self) {
-        if let Some(serving) = lock(&self.serving).take() {
-            serving.abort();
-        }
+        self.port.stop();
     }
 
     /// Serves again on the same port, with what was stored.
     pub async fn resume(&self) {
-        self.stop();
-        let listener = TcpListener::bind(self.address)
-            .await
-            .expect("rebinding the port");
-        self.serve(listener);
+        self.port.resume().await;
     }
 
     /// Answers the next `requests` with 429 `ThrottledException`.
@@ -191,40 +182,6 @@ impl MemoryStandIn {
 
     fn memory(&self) -> MutexGuard<'_, Memory> {
         lock(&self.shared)
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let app = Router::new()
-            .route("/memories/{memory}/events", post(create_event))
-            .route(
-                "/memories/{memory}/actor/{actor}/sessions/{session}",
-                post(list_events),
-            )
-            .route("/memories/{memory}/retrieve", post(retrieve_memory_records))
-            .with_state(self.shared.clone());
-        let serving = tokio::spawn(async move {
-            // The connections live in this task's set, so aborting the task drops them all.
-            let mut connections = JoinSet::new();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let service = TowerToHyperService::new(app.clone());
-                connections.spawn(async move {
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-                while connections.try_join_next().is_some() {}
-            }
-        });
-        *lock(&self.serving) = Some(serving);
-    }
-}
-
-impl Drop for MemoryStandIn {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

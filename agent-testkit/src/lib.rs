@@ -21,6 +21,7 @@ mod local_server;
 mod mcp_test_server;
 mod redis;
 mod redis_cluster;
+mod restartable_port;
 mod server_process;
 pub mod tool_round;
 

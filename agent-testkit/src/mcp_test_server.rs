@@ -4,7 +4,6 @@
 //! `Authorization` header reached it. Served over stdio (the `mcp-test-server` binary) or over
 //! streamable HTTP on a loopback port, in the test's own process, where what it saw can be read.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine;
@@ -19,8 +18,8 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+
+use crate::restartable_port::RestartablePort;
 
 /// The tool whose name is too long for Bedrock: 90 characters.
 pub fn long_tool_name() -> String {
@@ -75,19 +74,13 @@ impl TestMcpServer {
 
     /// Serves stateless streamable HTTP at `/mcp` on an ephemeral loopback port.
     pub async fn serve_http(&self) -> HttpMcpServer {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding loopback");
-        let address = listener.local_addr().expect("a bound address");
-        let serving = self.serve_on(listener);
         HttpMcpServer {
-            address,
             handler: self.clone(),
-            serving: Mutex::new(Some(serving)),
+            port: RestartablePort::serve(self.router()).await,
         }
     }
 
-    fn serve_on(&self, listener: TcpListener) -> JoinHandle<()> {
+    fn router(&self) -> axum::Router {
         let handler = self.clone();
         let service = StreamableHttpService::new(
             move || Ok(handler.clone()),
@@ -96,10 +89,7 @@ impl TestMcpServer {
                 .with_legacy_session_mode(false)
                 .with_json_response(true),
         );
-        let router = axum::Router::new().nest_service("/mcp", service);
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        })
+        axum::Router::new().nest_service("/mcp", service)
     }
 
     fn listed(&self) -> Vec<Tool> {
@@ -259,15 +249,14 @@ impl ServerHandler for TestMcpServer {
 
 /// The test server on a loopback port; stop and resume it to break connections.
 pub struct HttpMcpServer {
-    address: SocketAddr,
     handler: TestMcpServer,
-    serving: Mutex<Option<JoinHandle<()>>>,
+    port: RestartablePort,
 }
 
 impl HttpMcpServer {
     /// The endpoint, `http://127.0.0.1:PORT/mcp`.
     pub fn url(&self) -> String {
-        format!("http://{}/mcp", self.address)
+        format!("http://{}/mcp", self.port.address())
     }
 
     /// What the server saw.
@@ -277,23 +266,11 @@ impl HttpMcpServer {
 
     /// Closes the port and every open connection.
     pub fn stop(&self) {
-        if let Some(serving) = self.serving.lock().unwrap().take() {
-            serving.abort();
-        }
+        self.port.stop();
     }
 
     /// Serves again on the same port.
     pub async fn resume(&self) {
-        self.stop();
-        let listener = TcpListener::bind(self.address)
-            .await
-            .expect("rebinding the port");
-        *self.serving.lock().unwrap() = Some(self.handler.serve_on(listener));
-    }
-}
-
-impl Drop for HttpMcpServer {
-    fn drop(&mut self) {
-        self.stop();
+        self.port.resume().await;
     }
 }
