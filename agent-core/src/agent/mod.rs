@@ -372,7 +372,7 @@ impl Agent {
         let span = GenAiSpan::tool(&self.telemetry, tool_use);
         let context = scope.for_call(tool_use.tool_use_id.clone());
         let result = span.around(self.tools.run(tool_use, &context)).await;
-        span.end_tool(&result, self.config.record_content);
+        span.end_tool(&self.telemetry, &result);
         result
     }
 

@@ -34,12 +34,13 @@ pub(crate) struct TraceContext {
 pub(crate) struct ServerSpan<'a> {
     /// `POST /invocations` or `GET /ws`.
     pub(crate) name: &'static str,
+    /// `/invocations` or `/ws`.
+    pub(crate) route: &'static str,
     /// The request's (or the handshake's) headers.
     pub(crate) headers: &'a HeaderMap,
     pub(crate) session_id: &'a str,
+    pub(crate) request_id: &'a str,
     pub(crate) user: Option<&'a str>,
-    /// Built only when the span records.
-    pub(crate) attributes: &'a dyn Fn() -> Vec<KeyValue>,
 }
 
 impl TraceContext {
@@ -69,7 +70,11 @@ impl TraceContext {
         );
         let cx = parent.with_span(started);
         if cx.span().is_recording() {
-            cx.span().set_attributes((span.attributes)());
+            cx.span().set_attributes([
+                KeyValue::new("http.route", span.route),
+                KeyValue::new("session_id", span.session_id.to_owned()),
+                KeyValue::new("request_id", span.request_id.to_owned()),
+            ]);
         }
         cx
     }

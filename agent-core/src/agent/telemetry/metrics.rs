@@ -51,42 +51,39 @@ impl Telemetry {
         outcome: Result<&ModelResponse, &'static str>,
         elapsed: Duration,
     ) {
-        let base = [
-            KeyValue::new("gen_ai.operation.name", "chat"),
-            KeyValue::new("gen_ai.provider.name", PROVIDER),
-            self.model_attribute(),
-        ];
+        let operation = KeyValue::new("gen_ai.operation.name", "chat");
+        let provider = KeyValue::new("gen_ai.provider.name", PROVIDER);
+        let model = self.model_attribute();
+        let seconds = elapsed.as_secs_f64();
         match outcome {
             Ok(response) => {
                 for (token_type, tokens) in [
                     ("input", response.usage.input_tokens),
                     ("output", response.usage.output_tokens),
                 ] {
-                    let [operation, provider, model] = base.clone();
                     self.metrics.token_usage.record(
                         tokens,
                         &[
-                            operation,
-                            provider,
-                            model,
+                            operation.clone(),
+                            provider.clone(),
+                            model.clone(),
                             KeyValue::new("gen_ai.token.type", token_type),
                         ],
                     );
                 }
-                self.metrics.duration.record(elapsed.as_secs_f64(), &base);
+                self.metrics
+                    .duration
+                    .record(seconds, &[operation, provider, model]);
             }
-            Err(error_type) => {
-                let [operation, provider, model] = base;
-                self.metrics.duration.record(
-                    elapsed.as_secs_f64(),
-                    &[
-                        operation,
-                        provider,
-                        model,
-                        KeyValue::new("error.type", error_type),
-                    ],
-                );
-            }
+            Err(error_type) => self.metrics.duration.record(
+                seconds,
+                &[
+                    operation,
+                    provider,
+                    model,
+                    KeyValue::new("error.type", error_type),
+                ],
+            ),
         }
     }
 }

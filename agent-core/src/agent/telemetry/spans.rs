@@ -114,8 +114,8 @@ impl GenAiSpan {
         span.end();
     }
 
-    /// How a tool call ended; with `record_content`, its result. Then the span ends.
-    pub(crate) fn end_tool(self, result: &ToolResult, record_content: bool) {
+    /// How a tool call ended; with content recorded, its result. Then the span ends.
+    pub(crate) fn end_tool(self, telemetry: &Telemetry, result: &ToolResult) {
         let span = self.cx.span();
         if span.is_recording() {
             let status = match result.status {
@@ -126,7 +126,7 @@ impl GenAiSpan {
                 }
             };
             span.set_attribute(KeyValue::new("gen_ai.tool.status", status));
-            if record_content {
+            if telemetry.record_content {
                 span.set_attribute(KeyValue::new("gen_ai.tool.call.result", result.text()));
             }
         }

@@ -10,7 +10,6 @@ use std::time::Instant;
 use axum::http::StatusCode;
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
 use tracing::Instrument;
 
@@ -57,19 +56,13 @@ impl Observe {
             span_id = tracing::field::Empty,
         );
         let traced = self.trace_context.as_ref().map(|trace_context| {
-            let attributes = || {
-                vec![
-                    KeyValue::new("http.route", invocation.route.path()),
-                    KeyValue::new("session_id", context.session_id.as_str().to_owned()),
-                    KeyValue::new("request_id", context.request_id.clone()),
-                ]
-            };
             let cx = trace_context.server_span(ServerSpan {
                 name: invocation.route.span_name(),
+                route: invocation.route.path(),
                 headers: &invocation.headers,
                 session_id: context.session_id.as_str(),
+                request_id: &context.request_id,
                 user: context.user_id.as_deref(),
-                attributes: &attributes,
             });
             trace_context::record_ids(&span, &cx);
             cx
