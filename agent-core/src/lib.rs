@@ -19,11 +19,13 @@
 //!   model that answers from them;
 //! - [`telemetry`]: the GenAI spans and metrics the loop reports through the `opentelemetry`
 //!   API;
-//! - [`scripted`] (feature `scripted`): a model answering from a closure, for tests.
+//! - [`scripted`] (feature `scripted`): a model answering from a closure, for tests;
+//! - [`sync`]: locks that a panic does not poison for everyone after it.
 
 mod agent;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
+mod caller;
 mod conversation;
 #[cfg(any(feature = "bedrock", feature = "agentcore-memory"))]
 mod local_endpoint;
@@ -34,6 +36,7 @@ mod model;
 pub mod replay;
 mod request;
 pub mod session;
+pub mod sync;
 mod tool;
 
 pub use agent::config::AgentConfig;
@@ -44,6 +47,7 @@ pub use agent::reply::AgentReply;
 pub use agent::retry::RetryPolicy;
 pub use agent::telemetry;
 pub use agent::{Agent, AgentBuilder};
+pub use caller::VerifiedCaller;
 pub use conversation::{Conversation, SlidingWindow};
 pub use message::{
     ContentBlock, EMPTY_MESSAGE_PLACEHOLDER, Image, ImageFormat, ImageSource, Message, Role,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use super::shared_state::{SharedState, Writes};
+use crate::caller::VerifiedCaller;
 use crate::request::RequestInfo;
 use crate::session::{SessionId, SessionKey, SessionOwner, SessionState};
 
@@ -57,6 +58,12 @@ impl ToolContext {
     /// AgentCore Identity's workload access token, when the request carried one.
     pub fn workload_access_token(&self) -> Option<&str> {
         self.turn.request.workload_access_token.as_deref()
+    }
+
+    /// The caller whose token the runtime verified, with its claims; `None` when the runtime
+    /// does not verify tokens. Act for this user, never for one the model's input names.
+    pub fn caller(&self) -> Option<&VerifiedCaller> {
+        self.turn.request.caller.as_ref()
     }
 
     /// This tool use's id, as the model named it.

@@ -141,6 +141,7 @@ async fn a_tool_sees_its_session_and_request_and_the_state_commits_with_the_turn
             request_id: request_id.into(),
             headers: [("x-tenant".to_owned(), "acme".to_owned())].into(),
             workload_access_token: None,
+            caller: None,
         });
         agent.invoke_in(&mut turn, "count").await.unwrap();
         assert_eq!(turn.state().get("count"), Some(&json!(turn_number)));
