@@ -23,6 +23,19 @@ pub enum InvocationError {
     /// The runtime user id header cannot be used.
     #[error("Invalid user id: {0}")]
     InvalidUserId(String),
+    /// The caller proved no identity: no bearer token, or one that does not verify. Answered
+    /// 401 with a `WWW-Authenticate` challenge naming the reason.
+    #[error("Unauthorized: {0}")]
+    Unauthorized(crate::auth::TokenRejection),
+    /// The verified caller may not do this: the payload or a header names another user.
+    #[error("Forbidden: {0}")]
+    Forbidden(String),
+    /// A `/ws` request that is not a WebSocket opening handshake.
+    #[error("Not a WebSocket handshake: {0}")]
+    NotWebSocket(String),
+    /// A `/ws` socket already has an invocation running and a payload waiting behind it.
+    #[error("Socket busy: {0}")]
+    SocketBusy(String),
     /// The prompt does not fit the model's context, even alone.
     #[error("Prompt too long: {0}")]
     PromptTooLong(String),
@@ -170,6 +183,10 @@ impl InvocationError {
             Self::InvalidPayload(_) => (S::BAD_REQUEST, "InvalidPayload", "Invalid payload"),
             Self::InvalidSessionId(_) => (S::BAD_REQUEST, "InvalidSessionId", "Invalid session id"),
             Self::InvalidUserId(_) => (S::BAD_REQUEST, "InvalidUserId", "Invalid user id"),
+            Self::Unauthorized(_) => (S::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => (S::FORBIDDEN, "Forbidden", "Forbidden"),
+            Self::NotWebSocket(_) => (S::BAD_REQUEST, "NotWebSocket", "Not a WebSocket handshake"),
+            Self::SocketBusy(_) => (S::TOO_MANY_REQUESTS, "SocketBusy", "Socket busy"),
             Self::PromptTooLong(_) => (S::BAD_REQUEST, "PromptTooLong", "Prompt too long"),
             Self::PayloadTooLarge { .. } => {
                 (S::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "Payload too large")
@@ -254,7 +271,11 @@ impl InvocationError {
             Self::Unavailable { details, .. }
             | Self::SessionBusy { details, .. }
             | Self::ServerBusy { details, .. } => details.clone(),
+            Self::Unauthorized(rejection) => rejection.to_string(),
             Self::InvalidJson(details)
+            | Self::Forbidden(details)
+            | Self::NotWebSocket(details)
+            | Self::SocketBusy(details)
             | Self::InvalidPayload(details)
             | Self::InvalidSessionId(details)
             | Self::InvalidUserId(details)
@@ -284,6 +305,11 @@ impl IntoResponse for InvocationError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Self::Unauthorized(rejection) = &self {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, rejection.challenge());
         }
         response
     }

@@ -22,6 +22,7 @@
 //! ```
 
 mod agents;
+pub mod auth;
 mod context;
 mod contract;
 mod entrypoint;

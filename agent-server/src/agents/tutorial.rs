@@ -5,7 +5,8 @@
 //! reference's single global agent, the definition is shared and immutable and each runtime
 //! session owns its own conversation, so sessions served by one process cannot see each other.
 //! Sessions belong to the payload's `user_id`: the same session id sent by another user is
-//! another, fresh session.
+//! another, fresh session. With inbound auth on they belong to the verified user, and a
+//! `user_id` naming anyone else is refused (403).
 
 use std::sync::Arc;
 
@@ -112,6 +113,41 @@ impl TutorialRequest {
     }
 }
 
+impl TutorialRequest {
+    /// Reads `{"prompt": string, "user_id"?: string}` for a caller whose token proved it is
+    /// `user`: a `user_id` may be left out (the verified user is meant) and must otherwise name
+    /// that same user (403); the user must be one of the tutorial's (403).
+    pub fn for_verified_user(payload: &Value, user: &str) -> Result<Self, InvocationError> {
+        let prompt = prompt_field(payload, "{\"prompt\": \"…\"}")?;
+        match payload.get("user_id") {
+            None => {}
+            Some(Value::String(named)) if named == user => {}
+            Some(Value::String(_)) => {
+                return Err(InvocationError::Forbidden(
+                    "the payload's user_id names another user than the verified token".into(),
+                ));
+            }
+            Some(_) => {
+                return Err(InvocationError::InvalidPayload(format!(
+                    "\"user_id\" must be a string such as \"1\"; {}",
+                    known_users()
+                )));
+            }
+        }
+        let (user_id, user_name) = find_user(user).ok_or_else(|| {
+            InvocationError::Forbidden(format!(
+                "the verified user \"{user}\" is not one of the tutorial's users; {}",
+                known_users()
+            ))
+        })?;
+        Ok(Self {
+            prompt,
+            user_id,
+            user_name,
+        })
+    }
+}
+
 fn known_users() -> String {
     let users: Vec<String> = USERS
         .iter()
@@ -130,7 +166,10 @@ impl PayloadReader for TutorialPayload {
         payload: &Value,
         context: &RuntimeContext,
     ) -> Result<AgentRequest, InvocationError> {
-        let request = TutorialRequest::from_payload(payload)?;
+        let request = match &context.caller {
+            Some(caller) => TutorialRequest::for_verified_user(payload, caller.user())?,
+            None => TutorialRequest::from_payload(payload)?,
+        };
         Ok(AgentRequest {
             prompt: personalised_prompt(request.user_name, &request.prompt, &context.session_id),
             session: SessionKey::new(

@@ -45,6 +45,7 @@ impl RuntimeContext {
                 .or_else(|| present(WORKLOAD_ACCESS_TOKEN_FALLBACK_HEADER))
                 .map(str::to_owned),
             oauth2_callback_url: present(OAUTH2_CALLBACK_URL_HEADER).map(str::to_owned),
+            caller: None,
         })
     }
 }

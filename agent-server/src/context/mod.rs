@@ -10,8 +10,8 @@ pub use headers::{REQUEST_ID_HEADER, SESSION_ID_HEADER, USER_ID_HEADER};
 use std::collections::BTreeMap;
 use std::fmt;
 
-use agent_core::RequestInfo;
 use agent_core::session::{SessionId, SessionKey, SessionOwner};
+use agent_core::{RequestInfo, VerifiedCaller};
 
 /// The runtime context handed to an entrypoint with each payload.
 ///
@@ -34,6 +34,9 @@ pub struct RuntimeContext {
     pub workload_access_token: Option<String>,
     /// The OAuth2 callback URL of AgentCore Identity flows (`OAuth2CallbackUrl`).
     pub oauth2_callback_url: Option<String>,
+    /// The caller whose bearer token the runtime verified, when inbound auth is on; its user
+    /// is then `user_id` too, and owns every session the request reaches.
+    pub caller: Option<VerifiedCaller>,
 }
 
 impl RuntimeContext {
@@ -46,14 +49,21 @@ impl RuntimeContext {
             request_headers: BTreeMap::new(),
             workload_access_token: None,
             oauth2_callback_url: None,
+            caller: None,
         }
     }
 
-    /// The session this request names, owned by the runtime user id when one was sent and by
-    /// nobody in particular otherwise. Entrypoints that know their user another way (the
-    /// tutorial's payload `user_id`) build their [`SessionKey`] from that instead.
+    /// The session this request names, owned by the verified caller when inbound auth is on,
+    /// else by the runtime user id when one was sent, and by nobody in particular otherwise.
+    /// Entrypoints that know their user another way (the tutorial's payload `user_id`) build
+    /// their [`SessionKey`] from that instead — and, with auth on, are held to the caller's.
     pub fn session_key(&self) -> SessionKey {
-        let owner = match &self.user_id {
+        let user = self
+            .caller
+            .as_ref()
+            .map(VerifiedCaller::user)
+            .or(self.user_id.as_deref());
+        let owner = match user {
             Some(user) => SessionOwner::user(user),
             None => SessionOwner::Anonymous,
         };
@@ -72,6 +82,7 @@ impl RuntimeContext {
             request_id: self.request_id,
             headers: self.request_headers,
             workload_access_token: self.workload_access_token,
+            caller: self.caller,
         }
     }
 }
@@ -88,6 +99,7 @@ impl fmt::Debug for RuntimeContext {
                 &self.workload_access_token.as_ref().map(|_| "<redacted>"),
             )
             .field("oauth2_callback_url", &self.oauth2_callback_url)
+            .field("caller", &self.caller)
             .finish()
     }
 }
@@ -102,6 +114,8 @@ mod tests {
         assert_eq!(context.session_key().owner, SessionOwner::Anonymous);
         context.user_id = Some("alice".into());
         assert_eq!(context.session_key().owner, SessionOwner::user("alice"));
+        context.caller = Some(VerifiedCaller::new("bob", Default::default()));
+        assert_eq!(context.session_key().owner, SessionOwner::user("bob"));
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub(crate) struct ReceivedBody {
 }
 
 /// What holding a body of `bytes` and parsing it costs: the body, and the payload built from it.
-fn cost(bytes: usize) -> usize {
+pub(crate) fn cost(bytes: usize) -> usize {
     bytes.saturating_mul(2)
 }
 
@@ -55,6 +55,12 @@ impl BodyBudget {
         }
     }
 
+    /// The largest body accepted: the per-body limit, or half the budget when that is less
+    /// (a body is charged twice its size).
+    pub(crate) fn limit(&self) -> usize {
+        self.max_body_bytes.min(self.budget / 2)
+    }
+
     /// Receives `body`, charging it to the budget: 413 over the per-body limit (or the whole
     /// budget, which it could never fit), 503 when the budget has no room for it now.
     pub(crate) async fn receive(
@@ -62,7 +68,7 @@ impl BodyBudget {
         headers: &HeaderMap,
         body: Body,
     ) -> Result<ReceivedBody, InvocationError> {
-        let limit = self.max_body_bytes.min(self.budget / 2);
+        let limit = self.limit();
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
@@ -121,7 +127,7 @@ impl BodyBudget {
     }
 
     /// Takes `bytes` of the budget now, or refuses.
-    fn charge(&self, bytes: usize) -> Result<OwnedSemaphorePermit, InvocationError> {
+    pub(crate) fn charge(&self, bytes: usize) -> Result<OwnedSemaphorePermit, InvocationError> {
         let permits = u32::try_from(bytes).unwrap_or(u32::MAX);
         self.available
             .clone()

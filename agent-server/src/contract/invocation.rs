@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use axum::http::HeaderMap;
 use futures::future::BoxFuture;
 use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
 use tower::util::BoxCloneSyncService;
 
 use super::body::{BodyBudget, ReceivedBody};
@@ -59,8 +60,8 @@ pub(crate) enum Body {
     /// A request body within the memory budget, or why it could not be had (over the limit,
     /// no room in the budget, cut off).
     Http(Result<ReceivedBody, InvocationError>),
-    /// A WebSocket text message.
-    Text(String),
+    /// A WebSocket text message, holding its share of the body budget until parsed.
+    Text(String, Option<OwnedSemaphorePermit>),
 }
 
 /// One invocation on its way to the entrypoint.
@@ -118,7 +119,7 @@ impl tower::Service<Invocation> for Run {
 fn parse_payload(body: Body) -> Result<Value, InvocationError> {
     match body {
         Body::Http(received) => received?.parse(),
-        Body::Text(text) => serde_json::from_str(&text)
+        Body::Text(text, _charge) => serde_json::from_str(&text)
             .map_err(|error| InvocationError::InvalidJson(error.to_string())),
     }
 }

@@ -27,7 +27,8 @@ use tokio::sync::Semaphore;
 
 use self::health::Health;
 use self::invocation::{Pipeline, RouteState};
-use self::layers::StageLayer;
+use self::layers::{ContextLayerState, StageLayer};
+use crate::auth::Authorizer;
 use crate::entrypoint::Entrypoint;
 use crate::observability::invocation_metrics::InvocationMetrics;
 use crate::observability::trace_context::TraceContext;
@@ -62,6 +63,8 @@ pub struct AgentCoreApp {
     edge: EdgeConfig,
     /// Continues callers' traces, when telemetry is on.
     trace_context: Option<Arc<TraceContext>>,
+    /// Verifies callers' bearer tokens, when inbound auth is on.
+    authorizer: Option<Authorizer>,
 }
 
 impl AgentCoreApp {
@@ -76,6 +79,7 @@ impl AgentCoreApp {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             edge: EdgeConfig::default(),
             trace_context: None,
+            authorizer: None,
         }
     }
 
@@ -137,6 +141,15 @@ impl AgentCoreApp {
         self
     }
 
+    /// Requires every invocation (`/invocations` and the `/ws` handshake; not `/ping`) to
+    /// carry a bearer token that `authorizer` verifies: 401 without one, 403 when the request
+    /// names another user than the token's. The verified caller owns the sessions it reaches
+    /// and reaches the entrypoint and its tools as [`RuntimeContext::caller`](crate::RuntimeContext).
+    pub fn with_auth(mut self, authorizer: Authorizer) -> Self {
+        self.authorizer = Some(authorizer);
+        self
+    }
+
     /// Sets how connections are held: header timeout, connection cap.
     pub fn with_edge(mut self, edge: EdgeConfig) -> Self {
         self.edge = edge;
@@ -155,7 +168,10 @@ impl AgentCoreApp {
             .route("/invocations", post(invocations::invoke))
             .route("/ws", get(websocket::upgrade))
             .route_layer(middleware::from_fn_with_state(
-                metrics,
+                ContextLayerState {
+                    metrics,
+                    authorizer: self.authorizer.clone(),
+                },
                 layers::runtime_context,
             ))
             .with_state(state);

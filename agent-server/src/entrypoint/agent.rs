@@ -141,6 +141,15 @@ impl<R: PayloadReader> AgentEntrypoint<R> {
         context: RuntimeContext,
     ) -> Result<(SessionTurn, AgentRequest), InvocationError> {
         let request = self.reader.read(payload, &context)?;
+        // Whatever a reader makes of the payload, a verified caller reaches its own sessions only.
+        if let Some(caller) = &context.caller
+            && request.session.owner != SessionOwner::user(caller.user())
+        {
+            return Err(InvocationError::Forbidden(
+                "the session the payload names belongs to another user than the verified token"
+                    .into(),
+            ));
+        }
         let mut turn = self.sessions.checkout(&request.session).await?;
         turn.set_request(context.into_request_info());
         Ok((turn, request))

@@ -6,7 +6,9 @@
 //! order they were served, through the agent alone would produce. Every tool call sees its own
 //! invocation's context — session, owner, request id — and its own session's state, never
 //! another's. The property holds for both session stores: in memory, and in a real Redis — one
-//! server, and a cluster.
+//! server, and a cluster. With inbound auth on, every client sends its user's token and an
+//! intruder with another user's token names each session's owner: refused (403), and nothing
+//! of it ever reaches a model.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -20,9 +22,10 @@ use agent_core::session::{
 use agent_core::{
     Agent, Conversation, Message, Tool, ToolContext, ToolError, ToolOutput, ToolSpec,
 };
+use agent_server::auth::{AuthConfig, Authorizer};
 use agent_server::tutorial::{SYSTEM_PROMPT, TutorialPayload, personalised_prompt};
-use agent_server::{AgentEntrypoint, REQUEST_ID_HEADER, SESSION_ID_HEADER};
-use agent_testkit::{RedisCluster, RedisServer};
+use agent_server::{AgentCoreApp, AgentEntrypoint, REQUEST_ID_HEADER, SESSION_ID_HEADER};
+use agent_testkit::{OpenIdProvider, RedisCluster, RedisServer};
 use agent_tools::{Clock, tutorial_tools};
 use async_trait::async_trait;
 use proptest::prelude::*;
@@ -36,6 +39,8 @@ struct Sighting {
     session: Option<String>,
     owner: Option<SessionOwner>,
     request_id: String,
+    /// The verified caller's user, when auth is on.
+    caller: Option<String>,
     /// The canaries in the session's state once this call added its own.
     state: Vec<String>,
 }
@@ -72,6 +77,7 @@ impl Tool for WhoAmI {
             session: context.session_id().map(ToString::to_string),
             owner: context.owner().cloned(),
             request_id: context.request_id().to_owned(),
+            caller: context.caller().map(|caller| caller.user().to_owned()),
             state,
         });
         Ok(ToolOutput::text("noted"))
@@ -188,6 +194,7 @@ fn prompt(session: usize, step: usize, calc: bool) -> String {
 async fn run_case(
     plans: Vec<SessionPlan>,
     store: Arc<dyn SessionStore>,
+    provider: Option<&OpenIdProvider>,
 ) -> Result<(), TestCaseError> {
     let model = model();
     let whoami = Arc::new(WhoAmI::default());
@@ -196,7 +203,20 @@ async fn run_case(
         store.clone(),
         TutorialPayload,
     );
-    let server = Arc::new(TestServer::agent_on(entrypoint, store).await);
+    let mut app = AgentCoreApp::new(entrypoint);
+    if let Some(provider) = provider {
+        app = app.with_auth(
+            Authorizer::discover(AuthConfig::new(provider.discovery_url()))
+                .await
+                .map_err(|error| TestCaseError::fail(error.to_string()))?,
+        );
+    }
+    let mut server = TestServer::start(app).await;
+    server.sessions = Some(store);
+    let server = Arc::new(server);
+    let tokens: Vec<Option<String>> = (0..=5)
+        .map(|user| provider.map(|provider| provider.token_for(&user.to_string())))
+        .collect();
     let ids: Vec<String> = (0..plans.len())
         .map(|n| format!("iso-{n}-{}", uuid::Uuid::new_v4()))
         .collect();
@@ -207,6 +227,7 @@ async fn run_case(
             let server = server.clone();
             let id = ids[session].clone();
             let plan = plan.clone();
+            let token = tokens[usize::from(plan.user_id)].clone();
             clients.push(tokio::spawn(async move {
                 let mine = plan
                     .steps
@@ -224,6 +245,9 @@ async fn run_case(
                     if plan.streaming {
                         request = request.header("accept", "text/event-stream");
                     }
+                    if let Some(token) = &token {
+                        request = request.bearer_auth(token);
+                    }
                     let response = request.send().await.unwrap();
                     let status = response.status().as_u16();
                     let body = response.text().await.unwrap();
@@ -238,15 +262,44 @@ async fn run_case(
             }));
         }
     }
+    // With auth, an intruder per session: another user's token naming the session's owner.
+    let mut intruders = Vec::new();
+    if provider.is_some() {
+        for (session, plan) in plans.iter().enumerate() {
+            let server = server.clone();
+            let id = ids[session].clone();
+            let owner = plan.user_id.to_string();
+            let token = tokens[usize::from(plan.user_id % 5 + 1)].clone().unwrap();
+            intruders.push(tokio::spawn(async move {
+                let response = server
+                    .client
+                    .post(server.url("/invocations"))
+                    .header(SESSION_ID_HEADER, &id)
+                    .bearer_auth(token)
+                    .json(&json!({"prompt": format!("calc canary-intruder-s{session} please"), "user_id": owner}))
+                    .send()
+                    .await
+                    .unwrap();
+                response.status().as_u16()
+            }));
+        }
+    }
     for client in clients {
         client
             .await
             .map_err(|error| TestCaseError::fail(error.to_string()))?;
     }
+    for intruder in intruders {
+        let status = intruder
+            .await
+            .map_err(|error| TestCaseError::fail(error.to_string()))?;
+        prop_assert_eq!(status, 403, "an intruder was not refused");
+    }
 
     // Every model request names one session and holds only that session's canaries.
     for request in model.requests() {
         let text = all_text(&request);
+        prop_assert!(!text.contains("intruder"), "an intruder reached a model");
         let owners: Vec<usize> = (0..ids.len()).filter(|&n| text.contains(&ids[n])).collect();
         prop_assert_eq!(owners.len(), 1, "a request names sessions {:?}", owners);
         let own_prefix = format!("canary-s{}-", owners[0]);
@@ -277,6 +330,8 @@ async fn run_case(
         prop_assert_eq!(sighting.session.as_deref(), Some(ids[session].as_str()));
         prop_assert_eq!(sighting.owner.clone(), Some(SessionOwner::user(&user)));
         prop_assert_eq!(&sighting.request_id, &request_id(session, step));
+        let expected_caller = provider.map(|_| user.clone());
+        prop_assert_eq!(&sighting.caller, &expected_caller);
         let own_prefix = format!("canary-s{session}-");
         for canary in &sighting.state {
             prop_assert!(
@@ -359,8 +414,38 @@ proptest! {
     #[test]
     fn sessions_never_see_each_other(plans in plans()) {
         runtime().block_on(async {
-            run_case(plans, Arc::new(MemorySessionStore::new(SessionConfig::default()))).await
+            run_case(plans, Arc::new(MemorySessionStore::new(SessionConfig::default())), None).await
         })?;
+    }
+}
+
+#[test]
+fn sessions_never_see_each_other_with_tokens() {
+    let runtime = runtime();
+    let provider = runtime.block_on(OpenIdProvider::start());
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(16));
+    let outcome = runner.run(&plans(), |plans| {
+        runtime.block_on(async {
+            let store = Arc::new(MemorySessionStore::new(SessionConfig::default()));
+            run_case(plans, store, Some(&provider)).await
+        })
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn sessions_never_see_each_other_with_tokens_in_redis() {
+    let redis = RedisServer::start();
+    let runtime = runtime();
+    let provider = runtime.block_on(OpenIdProvider::start());
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(8));
+    let outcome = runner.run(&plans(), |plans| {
+        runtime.block_on(async { run_case(plans, Arc::new(redis.store()), Some(&provider)).await })
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
     }
 }
 
@@ -369,7 +454,7 @@ fn sessions_never_see_each_other_in_redis() {
     let redis = RedisServer::start();
     let mut runner = TestRunner::new(ProptestConfig::with_cases(16));
     let outcome = runner.run(&plans(), |plans| {
-        runtime().block_on(async { run_case(plans, Arc::new(redis.store())).await })
+        runtime().block_on(async { run_case(plans, Arc::new(redis.store()), None).await })
     });
     if let Err(failure) = outcome {
         panic!("{failure}");
@@ -381,7 +466,7 @@ fn sessions_never_see_each_other_on_a_redis_cluster() {
     let cluster = RedisCluster::start();
     let mut runner = TestRunner::new(ProptestConfig::with_cases(8));
     let outcome = runner.run(&plans(), |plans| {
-        runtime().block_on(async { run_case(plans, Arc::new(cluster.store(0))).await })
+        runtime().block_on(async { run_case(plans, Arc::new(cluster.store(0)), None).await })
     });
     if let Err(failure) = outcome {
         panic!("{failure}");

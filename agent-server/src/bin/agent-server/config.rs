@@ -155,6 +155,55 @@ pub(crate) struct ServerConfig {
     /// Log format.
     #[arg(long, env = "AGENT_SERVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Require a bearer token signed by the OpenID provider whose discovery document is here
+    /// (`https://…/.well-known/openid-configuration`), as AgentCore's JWT authorizer does; the
+    /// token's user then owns the sessions. Off when absent.
+    #[arg(long, env = "AGENT_SERVER_AUTH_DISCOVERY_URL", value_name = "URL")]
+    pub auth_discovery_url: Option<String>,
+    /// An audience a token's `aud` may name (Cognito access tokens without `aud`: their
+    /// `client_id` must be an allowed client); repeatable, or comma-separated in the variable.
+    #[arg(
+        long = "auth-allowed-audience",
+        env = "AGENT_SERVER_AUTH_ALLOWED_AUDIENCES",
+        value_name = "AUD",
+        value_delimiter = ',',
+        requires = "auth_discovery_url"
+    )]
+    pub auth_allowed_audiences: Vec<String>,
+    /// A client a token's `client_id` (or `azp`) may be; repeatable, or comma-separated in the
+    /// variable.
+    #[arg(
+        long = "auth-allowed-client",
+        env = "AGENT_SERVER_AUTH_ALLOWED_CLIENTS",
+        value_name = "ID",
+        value_delimiter = ',',
+        requires = "auth_discovery_url"
+    )]
+    pub auth_allowed_clients: Vec<String>,
+    /// The token claim that names the user.
+    #[arg(long, env = "AGENT_SERVER_AUTH_USER_CLAIM", value_name = "CLAIM",
+          default_value = agent_server::auth::DEFAULT_USER_CLAIM)]
+    pub auth_user_claim: String,
+}
+
+impl ServerConfig {
+    /// Inbound auth's settings, when it is on.
+    pub(crate) fn auth(&self) -> Option<agent_server::auth::AuthConfig> {
+        let url = self.auth_discovery_url.as_ref()?;
+        let config = agent_server::auth::AuthConfig::new(url.clone())
+            .with_user_claim(self.auth_user_claim.clone());
+        let config = self
+            .auth_allowed_audiences
+            .iter()
+            .fold(config, |config, audience| {
+                config.allow_audience(audience.clone())
+            });
+        Some(
+            self.auth_allowed_clients
+                .iter()
+                .fold(config, |config, client| config.allow_client(client.clone())),
+        )
+    }
 }
 
 /// How logs are written.

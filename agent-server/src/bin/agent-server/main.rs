@@ -9,6 +9,7 @@ mod config;
 mod resident;
 
 use agent_server::agent_file::AgentFile;
+use agent_server::auth::Authorizer;
 use agent_server::mcp_servers::McpServers;
 use agent_server::observability::Telemetry;
 use agent_server::tutorial::{TutorialEntrypoint, tutorial_agent_builder};
@@ -112,6 +113,16 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_max_in_flight(config.max_in_flight)
         .with_edge(edge);
+    let auth = config.auth();
+    let app = match &auth {
+        Some(auth) => {
+            let authorizer = Authorizer::discover(auth.clone())
+                .await
+                .with_context(|| format!("inbound auth from {}", auth.discovery_url()))?;
+            app.with_auth(authorizer)
+        }
+        None => app,
+    };
     let app = match &telemetry {
         Some(telemetry) => {
             let served = app.clone();
@@ -139,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
         session_store_reason = store_reason,
         long_term_memory = %recall_name,
         mcp_servers = mcp_servers.len(),
+        auth = auth.as_ref().map_or("off", |auth| auth.discovery_url()),
         max_in_flight = config.max_in_flight,
         max_connections = edge.max_connections,
         header_timeout_secs = edge.header_timeout.as_secs(),

@@ -22,5 +22,5 @@ mod stage;
 pub(super) use admit::Admit;
 pub(super) use catch_panic::{CatchPanic, catch_panic};
 pub(super) use observe::Observe;
-pub(super) use runtime_context::{Context, runtime_context};
+pub(super) use runtime_context::{Context, ContextLayerState, runtime_context};
 pub(super) use stage::StageLayer;

@@ -1,16 +1,30 @@
 //! The request and session ids, as a middleware on the invocation routes: the headers are read
 //! into the request's `RuntimeContext` once, before any handler, and the ids it settled on (sent
 //! or generated) go back on the response, so a client that sent none learns its session.
+//!
+//! With inbound auth on, the caller's bearer token is verified here too, before any route runs
+//! (so `/ws` is refused before its upgrade): no token or a bad one is a 401, a runtime user id
+//! header that names another user than the token's is a 403, and the verified caller goes into
+//! the context, its user as the context's user.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::{Authorizer, TokenRejection, bearer_token};
 use crate::context::{REQUEST_ID_HEADER, RuntimeContext, SESSION_ID_HEADER};
+use crate::error::InvocationError;
 use crate::observability::invocation_metrics::InvocationMetrics;
+
+/// What the middleware needs: where refusals are counted, and the authorizer when auth is on.
+#[derive(Clone)]
+pub(crate) struct ContextLayerState {
+    pub(crate) metrics: Arc<InvocationMetrics>,
+    pub(crate) authorizer: Option<Authorizer>,
+}
 
 /// The request's context, taken out of its extensions where [`runtime_context`] put it (axum's
 /// `Extension` would clone it).
@@ -37,17 +51,26 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Context {
 }
 
 /// Reads the context into the request's extensions, or answers 400 for an unusable session or
-/// user id (without the id headers, since there is no usable id to echo).
-/// Such a refusal counts in the invocation `metrics`.
+/// user id, 401 / 403 when auth is on and the caller is not proven or names another user
+/// (without the id headers, since the request got no further). Such a refusal counts in the
+/// invocation metrics.
 pub(crate) async fn runtime_context(
-    State(metrics): State<Arc<InvocationMetrics>>,
+    State(state): State<ContextLayerState>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let started = std::time::Instant::now();
     let context = match RuntimeContext::from_headers(request.headers()) {
+        Ok(context) => match &state.authorizer {
+            Some(authorizer) => authorize(authorizer, request.headers(), context).await,
+            None => Ok(context),
+        },
+        Err(error) => Err(error),
+    };
+    let context = match context {
         Ok(context) => context,
         Err(error) => {
-            metrics.record(error.status(), std::time::Instant::now());
+            state.metrics.record(error.status(), started);
             return error.into_response();
         }
     };
@@ -63,4 +86,28 @@ pub(crate) async fn runtime_context(
         headers.insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// The context with its caller verified, or the refusal.
+async fn authorize(
+    authorizer: &Authorizer,
+    headers: &HeaderMap,
+    mut context: RuntimeContext,
+) -> Result<RuntimeContext, InvocationError> {
+    let token =
+        bearer_token(headers).ok_or(InvocationError::Unauthorized(TokenRejection::Missing))?;
+    let caller = authorizer
+        .verify(&token)
+        .await
+        .map_err(InvocationError::Unauthorized)?;
+    if let Some(named) = &context.user_id
+        && named != caller.user()
+    {
+        return Err(InvocationError::Forbidden(
+            "the runtime user id header names another user than the verified token".into(),
+        ));
+    }
+    context.user_id = Some(caller.user().to_owned());
+    context.caller = Some(caller);
+    Ok(context)
 }
