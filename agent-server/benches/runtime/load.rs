@@ -52,6 +52,20 @@ pub(crate) async fn invoke_new_sessions_for(
     sessions: &str,
     expected: Option<&'static str>,
 ) -> usize {
+    invoke_new_sessions_as(server, clients, duration, prompt, sessions, expected, None).await
+}
+
+/// As [`invoke_new_sessions_for`], every request carrying `bearer` (a token) when given.
+pub(crate) async fn invoke_new_sessions_as(
+    server: SocketAddr,
+    clients: usize,
+    duration: Duration,
+    prompt: &str,
+    sessions: &str,
+    expected: Option<&'static str>,
+    bearer: Option<&str>,
+) -> usize {
+    let bearer: Option<Arc<str>> = bearer.map(Into::into);
     let url: Arc<str> = format!("http://{server}/invocations").into();
     let client = reqwest::Client::new();
     let body = Bytes::from(json!({"prompt": prompt, "user_id": "1"}).to_string());
@@ -60,10 +74,13 @@ pub(crate) async fn invoke_new_sessions_for(
     in_parallel_for(clients, duration, move || {
         let (client, url, body) = (client.clone(), url.clone(), body.clone());
         let session = format!("{sessions}-{:08}", next.fetch_add(1, Ordering::Relaxed));
+        let bearer = bearer.clone();
         async move {
-            let response = client
-                .post(&*url)
-                .header(SESSION_ID_HEADER, session)
+            let mut request = client.post(&*url).header(SESSION_ID_HEADER, session);
+            if let Some(bearer) = bearer {
+                request = request.bearer_auth(&*bearer);
+            }
+            let response = request
                 .body(body)
                 .send()
                 .await

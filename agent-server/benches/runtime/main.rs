@@ -28,12 +28,16 @@
 //! - OpenTelemetry: the binary's throughput with OTLP export on against off
 //!   (`telemetry_figures.rs`).
 //!
+//! - inbound JWT auth: the binary's server CPU per invocation with a verified token against
+//!   without auth, and one verification's cost (`auth_figures.rs`).
+//!
 //! - logging: the binary's throughput logging each invocation at `INFO` through a pipe against
 //!   logging warnings only (`logging_figures.rs`).
 //!
-//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|agentcore-memory|streaming|overload|hot-path|bedrock-path|telemetry|logging]`
+//! `cargo bench -p agent-server --bench runtime [-- throughput|memory|startup|redis|agentcore-memory|streaming|overload|hot-path|bedrock-path|telemetry|auth|logging]`
 
 mod agentcore_memory_figures;
+mod auth_figures;
 mod bedrock_path_figures;
 mod binary;
 mod hot_path_figures;
@@ -101,6 +105,9 @@ fn main() {
     }
     if wants("telemetry") {
         telemetry_figures::telemetry();
+    }
+    if wants("auth") {
+        auth_figures::auth();
     }
     if wants("logging") {
         logging_figures::logging();
