@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
 use agent_core::{
+    ToolContext,
     Agent, AgentConfig, Conversation, ConverseRequest, Model, ModelError, ModelResponse,
     RetryPolicy, Tool, ToolError, ToolOutput, ToolSpec, Usage,
 };
@@ -64,7 +65,7 @@ impl Tool for Weather {
         }
     }
 
-    async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
         if input["fail"] == json!(true) {
             return Err(ToolError::new("no forecast"));
         }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
 use agent_core::session::{MemorySessionStore, SessionConfig};
-use agent_core::{Agent, Tool, ToolError, ToolOutput, ToolSpec};
+use agent_core::{Agent, Tool, ToolContext, ToolError, ToolOutput, ToolSpec};
 use agent_server::{AgentCoreApp, AgentEntrypoint, shutdown_signal};
 use agent_tools::Calculator;
 use async_trait::async_trait;
@@ -36,7 +36,7 @@ impl Tool for WordCount {
         }
     }
 
-    async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let text = input["text"].as_str().unwrap_or_default();
         Ok(ToolOutput::text(
             text.split_whitespace().count().to_string(),

@@ -5,7 +5,7 @@
 //! Input is bounded (length and nesting) before meval sees it, and a result that is not a
 //! finite number is an error the model can read, never `nan` passed off as an answer.
 
-use agent_core::{Tool, ToolError, ToolOutput, ToolSpec};
+use agent_core::{Tool, ToolContext, ToolError, ToolOutput, ToolSpec};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -75,7 +75,7 @@ impl Tool for Calculator {
         }
     }
 
-    async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let input: Input = serde_json::from_value(input)
             .map_err(|error| ToolError::new(format!("invalid input: {error}")))?;
         Self::evaluate(&input.expression).map(ToolOutput::text)

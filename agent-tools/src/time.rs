@@ -1,6 +1,6 @@
 //! `get_time`: the current local time as `%Y-%m-%d %H:%M:%S`, from an injectable clock.
 
-use agent_core::{Tool, ToolError, ToolOutput, ToolSpec};
+use agent_core::{Tool, ToolContext, ToolError, ToolOutput, ToolSpec};
 use async_trait::async_trait;
 use chrono::{Local, NaiveDateTime};
 use serde_json::{Value, json};
@@ -56,7 +56,7 @@ impl Tool for GetTime {
         }
     }
 
-    async fn call(&self, _input: Value) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, _input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
         Ok(ToolOutput::text(
             self.clock.now().format(TIME_FORMAT).to_string(),
         ))
@@ -70,13 +70,13 @@ mod tests {
     #[tokio::test]
     async fn answers_from_its_clock_in_the_reference_format() {
         let clock = Clock::fixed_at("2025-07-01 09:30:05").unwrap();
-        let output = GetTime::new(clock).call(json!({})).await.unwrap();
+        let output = GetTime::new(clock).call(json!({}), &ToolContext::detached("t")).await.unwrap();
         assert_eq!(output, ToolOutput::text("2025-07-01 09:30:05"));
     }
 
     #[tokio::test]
     async fn the_local_clock_formats_like_the_reference() {
-        let output = GetTime::default().call(json!({})).await.unwrap();
+        let output = GetTime::default().call(json!({}), &ToolContext::detached("t")).await.unwrap();
         let agent_core::ToolResultContent::Text(text) = &output.0[0] else {
             panic!("text expected");
         };

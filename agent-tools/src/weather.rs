@@ -1,6 +1,6 @@
 //! `weather`: the tutorial's stand-in weather service; it is always sunny.
 
-use agent_core::{Tool, ToolError, ToolOutput, ToolSpec};
+use agent_core::{Tool, ToolContext, ToolError, ToolOutput, ToolSpec};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
@@ -18,7 +18,7 @@ impl Tool for Weather {
         }
     }
 
-    async fn call(&self, _input: Value) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, _input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
         Ok(ToolOutput::text("sunny"))
     }
 }

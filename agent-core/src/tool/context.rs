@@ -2,8 +2,8 @@
 //! in, the request behind it, its own tool use id, the session's state, and a signal that the
 //! invocation ended early (the client went away, the deadline passed, the turn failed).
 //!
-//! A tool that needs none of it implements [`Tool::call`](crate::Tool::call) and never names
-//! it; one that does implements [`Tool::call_in`](crate::Tool::call_in).
+//! Every [`Tool::call`](crate::Tool::call) is given one; a tool that needs none of it ignores
+//! it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

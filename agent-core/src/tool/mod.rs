@@ -42,28 +42,19 @@ pub struct ToolSpec {
 
 /// A capability the agent offers the model.
 ///
-/// Implement [`Tool::call`] for a tool that needs only its input, or [`Tool::call_in`] for one
-/// that needs its session — the user, the request, the session's state. The agent always calls
-/// `call_in`, which by default calls `call`.
+/// One method does the work, [`Tool::call`], given the input and the call's [`ToolContext`]
+/// — the user, the request, the session's state; a tool that needs only its input ignores the
+/// context. A plain function becomes a tool with the `#[tool]` attribute.
 #[async_trait]
 pub trait Tool: Send + Sync {
     /// Name, description and input schema.
     fn spec(&self) -> ToolSpec;
 
-    /// Runs the tool on input that already satisfies the schema.
-    async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
-        let _ = input;
-        Err(ToolError::new(format!(
-            "tool `{}` runs only with its context",
-            self.spec().name
-        )))
-    }
-
-    /// Runs the tool on input that already satisfies the schema, in its call's context.
-    async fn call_in(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
-        let _ = context;
-        self.call(input).await
-    }
+    /// Runs the tool on input that already satisfies the schema, in its call's context (the
+    /// session, the request, the verified caller, the state; [`ToolContext::detached`] outside
+    /// a session). The one method to write, so an impl without a body does not compile; a
+    /// tool that needs no context names it `_context`.
+    async fn call(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError>;
 }
 
 /// Tools whose set can change while the agent runs — an MCP server's, say, when the server
@@ -283,7 +274,7 @@ impl ToolRegistry {
                 ),
             );
         }
-        let call = registered.tool.call_in(tool_use.input.clone(), context);
+        let call = registered.tool.call(tool_use.input.clone(), context);
         match AssertUnwindSafe(call).catch_unwind().await {
             Ok(Ok(ToolOutput(content))) => ToolResult {
                 tool_use_id: id,
@@ -375,7 +366,7 @@ mod tests {
             }
         }
 
-        async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
+        async fn call(&self, input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
             match input["text"].as_str() {
                 Some("panic") => panic!("asked to"),
                 Some("nothing") => Ok(ToolOutput(Vec::new())),
@@ -490,8 +481,8 @@ mod tests {
             }
         }
 
-        async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
-            Echo.call(input).await
+        async fn call(&self, input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
+            Echo.call(input, &ToolContext::detached("echo")).await
         }
     }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
 use agent_core::{
+    ToolContext,
     Agent, AgentConfig, AgentError, ContentBlock, Conversation, Message, ModelError, ModelResponse,
     RetryPolicy, Role, SlidingWindow, StopReason, Tool, ToolError, ToolOutput, ToolResultStatus,
     ToolSpec,
@@ -26,7 +27,7 @@ impl Tool for Slow {
         }
     }
 
-    async fn call(&self, _input: Value) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, _input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
         tokio::time::sleep(Duration::from_secs(1)).await;
         Ok(ToolOutput::text(self.0))
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
 use agent_core::{
+    ToolContext,
     Agent, ContentBlock, Conversation, Message, Recall, RecallError, RecallQuery, Tool, ToolError,
     ToolOutput, ToolSpec,
 };
@@ -48,7 +49,7 @@ impl Tool for Echo {
         }
     }
 
-    async fn call(&self, _input: Value) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, _input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
         Ok(ToolOutput::text("echoed"))
     }
 }

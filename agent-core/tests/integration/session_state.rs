@@ -45,7 +45,7 @@ impl Tool for Counter {
         }
     }
 
-    async fn call_in(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         self.seen.lock().unwrap().push(Seen {
             session: context.session_id().map(|id| id.to_string()),
             owner: context.owner().cloned(),
@@ -82,7 +82,7 @@ impl Tool for Patient {
         }
     }
 
-    async fn call_in(&self, _input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, _input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         context.update_state(|state| state.set("started", true))?;
         let watcher = context.clone();
         let cancelled = self.cancelled.clone();
@@ -253,7 +253,7 @@ async fn a_successful_invocation_does_not_cancel_its_tools() {
                 input_schema: json!({"type": "object"}),
             }
         }
-        async fn call_in(&self, _: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
+        async fn call(&self, _: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
             *self.0.lock().unwrap() = Some(context.clone());
             Ok(ToolOutput::text("ok"))
         }

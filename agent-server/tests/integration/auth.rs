@@ -521,7 +521,7 @@ impl Tool for WhoCalled {
         }
     }
 
-    async fn call_in(&self, _: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, _: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let caller = context
             .caller()
             .ok_or_else(|| ToolError::new("no verified caller"))?;

@@ -11,6 +11,7 @@ use crate::support::{TestServer, test_agent_config};
 use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
 use agent_core::session::{MemorySessionStore, SessionConfig};
 use agent_core::{
+    ToolContext,
     Agent, ConverseRequest, Model, ModelError, ModelResponse, Tool, ToolError, ToolOutput, ToolSpec,
 };
 use agent_server::AgentCoreApp;
@@ -260,7 +261,7 @@ impl Tool for Fragile {
         }
     }
 
-    async fn call(&self, input: Value) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
         match input["mode"].as_str() {
             Some("panic") => panic!("the fragile tool broke"),
             _ => Err(ToolError::new("the fragile tool refused")),

@@ -62,7 +62,7 @@ impl Tool for WhoAmI {
         }
     }
 
-    async fn call_in(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let canary = input["canary"].as_str().unwrap_or_default().to_owned();
         let state = context.update_state(|state| {
             let mut seen: Vec<String> = state

@@ -33,7 +33,7 @@ impl Tool for Counter {
         }
     }
 
-    async fn call_in(&self, _: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, _: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let count = context.update_state(|state| {
             let count = state.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
             state.set("count", count).map(|()| count)

@@ -41,7 +41,7 @@ impl Tool for McpTool {
         self.spec.clone()
     }
 
-    async fn call_in(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
+    async fn call(&self, input: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         self.server.call(&self.remote_name, input, context).await
     }
 }
