@@ -47,6 +47,7 @@ pub use agent::reply::AgentReply;
 pub use agent::retry::RetryPolicy;
 pub use agent::telemetry;
 pub use agent::{Agent, AgentBuilder};
+pub use agent_tool_macro::tool;
 pub use caller::VerifiedCaller;
 pub use conversation::{Conversation, SlidingWindow};
 pub use message::{
@@ -61,6 +62,20 @@ pub use model::{
 };
 pub use request::RequestInfo;
 pub use tool::{
-    RegistryError, TOOL_ERROR_PREFIX, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry,
-    ToolSource, ToolSpec,
+    IntoToolOutput, IntoToolResult, Json, RegistryError, TOOL_ERROR_PREFIX, Tool, ToolContext,
+    ToolError, ToolOutput, ToolRegistry, ToolSource, ToolSpec,
 };
+
+// `#[tool]`'s generated code names `::agent_core`, here too.
+extern crate self as agent_core;
+
+/// What `#[tool]`'s generated code reaches through this crate, so that a crate writing tools
+/// needs none of these dependencies itself. Not an API: it changes with the macro.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::tool::plain_function::{IntoToolResult, input_schema, parse_input};
+    pub use async_trait::async_trait;
+    pub use schemars;
+    pub use serde;
+    pub use serde_json;
+}

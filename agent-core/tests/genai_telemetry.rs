@@ -7,9 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
 use agent_core::{
-    ToolContext,
     Agent, AgentConfig, Conversation, ConverseRequest, Model, ModelError, ModelResponse,
-    RetryPolicy, Tool, ToolError, ToolOutput, ToolSpec, Usage,
+    RetryPolicy, Tool, ToolContext, ToolError, ToolOutput, ToolSpec, Usage,
 };
 use async_trait::async_trait;
 use opentelemetry::context::FutureExt as _;

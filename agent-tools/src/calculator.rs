@@ -5,23 +5,19 @@
 //! Input is bounded (length and nesting) before meval sees it, and a result that is not a
 //! finite number is an error the model can read, never `nan` passed off as an answer.
 
-use agent_core::{Tool, ToolContext, ToolError, ToolOutput, ToolSpec};
-use async_trait::async_trait;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use agent_core::{ToolError, tool};
 
 /// Longest expression accepted, in characters.
 pub const MAX_EXPRESSION_CHARS: usize = 1_000;
 /// Deepest parenthesis nesting accepted.
 pub const MAX_NESTING: usize = 64;
 
-/// The calculator tool.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Calculator;
-
-#[derive(Deserialize)]
-struct Input {
-    expression: String,
+/// Evaluates an arithmetic expression and returns `Result: <value>`.
+/// Supports + - * / % ^ (or **), parentheses, the functions sqrt, abs, exp, ln,
+/// sin, cos, tan, floor, ceil, round, max and min, and the constants pi and e.
+#[tool(params(expression = "The expression to evaluate, such as `2+5` or `(7+34)*2`."))]
+pub fn calculator(expression: String) -> Result<String, ToolError> {
+    Calculator::evaluate(&expression)
 }
 
 impl Calculator {
@@ -50,35 +46,6 @@ impl Calculator {
             )));
         }
         Ok(format!("Result: {}", format_number(value)))
-    }
-}
-
-#[async_trait]
-impl Tool for Calculator {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "calculator".into(),
-            description: "Evaluates an arithmetic expression and returns `Result: <value>`. \
-                Supports + - * / % ^ (or **), parentheses, the functions sqrt, abs, exp, ln, \
-                sin, cos, tan, floor, ceil, round, max and min, and the constants pi and e."
-                .into(),
-            input_schema: json!({
-                "type": "object",
-                "properties": {
-                    "expression": {
-                        "type": "string",
-                        "description": "The expression to evaluate, such as `2+5` or `(7+34)*2`."
-                    }
-                },
-                "required": ["expression"]
-            }),
-        }
-    }
-
-    async fn call(&self, input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
-        let input: Input = serde_json::from_value(input)
-            .map_err(|error| ToolError::new(format!("invalid input: {error}")))?;
-        Self::evaluate(&input.expression).map(ToolOutput::text)
     }
 }
 

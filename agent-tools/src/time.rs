@@ -1,9 +1,7 @@
 //! `get_time`: the current local time as `%Y-%m-%d %H:%M:%S`, from an injectable clock.
 
-use agent_core::{Tool, ToolContext, ToolError, ToolOutput, ToolSpec};
-use async_trait::async_trait;
+use agent_core::tool;
 use chrono::{Local, NaiveDateTime};
-use serde_json::{Value, json};
 
 /// The format the reference agent answers in.
 pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -33,50 +31,41 @@ impl Clock {
     }
 }
 
-/// The get_time tool.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GetTime {
-    clock: Clock,
+/// 現在時刻を取得する
+#[tool]
+pub fn get_time(#[state] clock: &Clock) -> String {
+    clock.now().format(TIME_FORMAT).to_string()
 }
 
-impl GetTime {
-    /// A get_time tool reading `clock`.
-    pub fn new(clock: Clock) -> Self {
-        Self { clock }
-    }
-}
-
-#[async_trait]
-impl Tool for GetTime {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "get_time".into(),
-            description: "現在時刻を取得する".into(),
-            input_schema: json!({"type": "object", "properties": {}, "required": []}),
-        }
-    }
-
-    async fn call(&self, _input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
-        Ok(ToolOutput::text(
-            self.clock.now().format(TIME_FORMAT).to_string(),
-        ))
+impl Default for GetTime {
+    /// get_time on the machine's local clock.
+    fn default() -> Self {
+        Self::new(Clock::Local)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agent_core::{Tool, ToolContext, ToolOutput};
+    use serde_json::json;
 
     #[tokio::test]
     async fn answers_from_its_clock_in_the_reference_format() {
         let clock = Clock::fixed_at("2025-07-01 09:30:05").unwrap();
-        let output = GetTime::new(clock).call(json!({}), &ToolContext::detached("t")).await.unwrap();
+        let output = GetTime::new(clock)
+            .call(json!({}), &ToolContext::detached("t"))
+            .await
+            .unwrap();
         assert_eq!(output, ToolOutput::text("2025-07-01 09:30:05"));
     }
 
     #[tokio::test]
     async fn the_local_clock_formats_like_the_reference() {
-        let output = GetTime::default().call(json!({}), &ToolContext::detached("t")).await.unwrap();
+        let output = GetTime::default()
+            .call(json!({}), &ToolContext::detached("t"))
+            .await
+            .unwrap();
         let agent_core::ToolResultContent::Text(text) = &output.0[0] else {
             panic!("text expected");
         };

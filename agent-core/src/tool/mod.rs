@@ -7,10 +7,12 @@
 //! fails an invocation; a panicking call's writes to the session state are undone.
 
 mod context;
+pub(crate) mod plain_function;
 mod shared_state;
 
 pub use self::context::ToolContext;
 pub(crate) use self::context::TurnScope;
+pub use self::plain_function::{IntoToolOutput, IntoToolResult, Json};
 pub(crate) use self::shared_state::SharedState;
 
 use std::collections::HashMap;
@@ -78,6 +80,11 @@ impl ToolOutput {
     /// Output of one text block.
     pub fn text(text: impl Into<String>) -> Self {
         Self(vec![ToolResultContent::Text(text.into())])
+    }
+
+    /// Output of one JSON block.
+    pub fn json(value: Value) -> Self {
+        Self(vec![ToolResultContent::Json(value)])
     }
 }
 
@@ -366,7 +373,11 @@ mod tests {
             }
         }
 
-        async fn call(&self, input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
+        async fn call(
+            &self,
+            input: Value,
+            _context: &ToolContext,
+        ) -> Result<ToolOutput, ToolError> {
             match input["text"].as_str() {
                 Some("panic") => panic!("asked to"),
                 Some("nothing") => Ok(ToolOutput(Vec::new())),
@@ -481,7 +492,11 @@ mod tests {
             }
         }
 
-        async fn call(&self, input: Value, _context: &ToolContext) -> Result<ToolOutput, ToolError> {
+        async fn call(
+            &self,
+            input: Value,
+            _context: &ToolContext,
+        ) -> Result<ToolOutput, ToolError> {
             Echo.call(input, &ToolContext::detached("echo")).await
         }
     }

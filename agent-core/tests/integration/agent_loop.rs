@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
 use agent_core::{
-    ToolContext,
     Agent, AgentConfig, AgentError, ContentBlock, Conversation, Message, ModelError, ModelResponse,
-    RetryPolicy, Role, SlidingWindow, StopReason, Tool, ToolError, ToolOutput, ToolResultStatus,
-    ToolSpec,
+    RetryPolicy, Role, SlidingWindow, StopReason, Tool, ToolContext, ToolError, ToolOutput,
+    ToolResultStatus, ToolSpec,
 };
 use async_trait::async_trait;
 use serde_json::{Value, json};

@@ -43,7 +43,11 @@ impl Tool for Calculator {
         }
     }
 
-    async fn call(&self, _input: serde_json::Value, _context: &agent_core::ToolContext) -> Result<ToolOutput, ToolError> {
+    async fn call(
+        &self,
+        _input: serde_json::Value,
+        _context: &agent_core::ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
         Ok(ToolOutput::text("Result: 7"))
     }
 }

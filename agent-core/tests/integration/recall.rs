@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use agent_core::scripted::{ScriptedModel, text_response, tool_use_response};
 use agent_core::{
-    ToolContext,
-    Agent, ContentBlock, Conversation, Message, Recall, RecallError, RecallQuery, Tool, ToolError,
-    ToolOutput, ToolSpec,
+    Agent, ContentBlock, Conversation, Message, Recall, RecallError, RecallQuery, Tool,
+    ToolContext, ToolError, ToolOutput, ToolSpec,
 };
 use async_trait::async_trait;
 use serde_json::{Value, json};

@@ -21,7 +21,9 @@ const MEASURE: Duration = Duration::from_secs(2);
 
 pub(crate) fn auth() {
     println!("Inbound JWT auth: the binary with --auth-discovery-url against without");
-    println!("  target: server CPU per invocation with auth on at most 1.10× off on the Bedrock path");
+    println!(
+        "  target: server CPU per invocation with auth on at most 1.10× off on the Bedrock path"
+    );
     // The provider and the stand-in answer on runtimes of their own.
     let provider_runtime = tokio::runtime::Runtime::new().unwrap();
     let provider = provider_runtime.block_on(OpenIdProvider::start());
@@ -60,9 +62,14 @@ pub(crate) fn auth() {
         ratios.push(ratio);
     }
     ratios.sort_by(f64::total_cmp);
-    println!("  median of {ROUNDS} rounds: CPU per invocation on / off {:.2}", ratios[ROUNDS / 2]);
+    println!(
+        "  median of {ROUNDS} rounds: CPU per invocation on / off {:.2}",
+        ratios[ROUNDS / 2]
+    );
     let micros = provider_runtime.block_on(fresh_verification_micros(&provider));
-    println!("  one never-seen RS256 token verified in process (signature, claims, cache): {micros:.1} µs\n");
+    println!(
+        "  one never-seen RS256 token verified in process (signature, claims, cache): {micros:.1} µs\n"
+    );
 }
 
 async fn invoke_for(server: SocketAddr, round: usize, slot: usize, bearer: Option<&str>) -> usize {

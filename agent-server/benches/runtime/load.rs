@@ -80,11 +80,7 @@ pub(crate) async fn invoke_new_sessions_as(
             if let Some(bearer) = bearer {
                 request = request.bearer_auth(&*bearer);
             }
-            let response = request
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let response = request.body(body).send().await.unwrap();
             let status = response.status();
             let answer = response.bytes().await.unwrap();
             assert!(

@@ -11,8 +11,8 @@ use crate::support::{TestServer, test_agent_config};
 use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
 use agent_core::session::{MemorySessionStore, SessionConfig};
 use agent_core::{
-    ToolContext,
-    Agent, ConverseRequest, Model, ModelError, ModelResponse, Tool, ToolError, ToolOutput, ToolSpec,
+    Agent, ConverseRequest, Model, ModelError, ModelResponse, Tool, ToolContext, ToolError,
+    ToolOutput, ToolSpec,
 };
 use agent_server::AgentCoreApp;
 use agent_server::tutorial::TutorialEntrypoint;

@@ -1,0 +1,8 @@
+use agent_core::tool;
+
+#[tool]
+fn undocumented() -> String {
+    String::new()
+}
+
+fn main() {}
