@@ -336,6 +336,10 @@ impl From<AgentError> for InvocationError {
                 hint: None,
             },
             AgentError::ToolLoopCap { .. } => Self::Internal(error.to_string()),
+            AgentError::StructuredOutput(_) => Self::ModelFailed {
+                message: error.to_string(),
+                hint: None,
+            },
             AgentError::InvocationTimeout(_) => Self::InvocationTimeout(error.to_string()),
             AgentError::PromptTooLong { .. } => Self::PromptTooLong(error.to_string()),
             AgentError::InvalidInput(message) => Self::InvalidPayload(message),

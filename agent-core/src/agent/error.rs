@@ -49,6 +49,9 @@ pub enum AgentError {
     /// The invocation's own input cannot be used.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The model's answer did not fit the structured output's type, even after it was told why.
+    #[error("no structured output: {0}")]
+    StructuredOutput(String),
     /// The client stopped listening to the invocation's events; it was stopped.
     #[error("the client went away before the invocation finished")]
     Disconnected,
@@ -65,6 +68,7 @@ impl AgentError {
             Self::PromptTooLong { .. } => "prompt_too_long",
             Self::ToolLoopCap { .. } => "tool_loop_cap",
             Self::InvalidInput(_) => "invalid_input",
+            Self::StructuredOutput(_) => "structured_output",
             Self::Disconnected => "client_disconnected",
         }
     }

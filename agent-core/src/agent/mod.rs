@@ -15,6 +15,7 @@ pub(crate) mod events;
 pub(crate) mod recall;
 pub(crate) mod reply;
 pub(crate) mod retry;
+mod structured_output;
 pub mod telemetry;
 pub(crate) mod transaction;
 
@@ -30,7 +31,9 @@ use crate::model::{
     Usage,
 };
 use crate::session::{SessionState, SessionTurn};
-use crate::tool::{RegistryError, SharedState, Tool, ToolRegistry, ToolSource, TurnScope};
+use crate::tool::{
+    RegistryError, SharedState, Tool, ToolRegistry, ToolSource, ToolSpec, TurnScope,
+};
 
 use self::config::AgentConfig;
 use self::error::AgentError;
@@ -274,7 +277,7 @@ impl Agent {
         };
         for cycle in 1..=self.config.max_cycles {
             let response = self
-                .call_model(conversation, &mut overflow, events, context)
+                .call_model(conversation, &mut overflow, events, context, None)
                 .await?;
             usage += response.usage;
             let ModelResponse {
@@ -383,6 +386,7 @@ impl Agent {
         overflow: &mut Overflow,
         events: &mut dyn AgentEvents,
         context: Option<&ContentBlock>,
+        forced: Option<&ToolSpec>,
     ) -> Result<ModelResponse, AgentError> {
         let span = GenAiSpan::chat(&self.telemetry);
         let started = tokio::time::Instant::now();
@@ -393,6 +397,7 @@ impl Agent {
                 overflow,
                 events,
                 context,
+                forced,
                 &mut call,
             ))
             .await;
@@ -411,6 +416,7 @@ impl Agent {
         overflow: &mut Overflow,
         events: &mut dyn AgentEvents,
         context: Option<&ContentBlock>,
+        forced: Option<&ToolSpec>,
         call: &mut ModelCall,
     ) -> Result<ModelResponse, AgentError> {
         let retry = self.config.retry;
@@ -419,12 +425,16 @@ impl Agent {
             call.attempts = attempt;
             let with_memories =
                 context.map(|context| with_context(conversation.messages(), context));
-            let tools = self.tools.specs();
+            let tools = match forced {
+                Some(spec) => std::sync::Arc::from([spec.clone()]),
+                None => self.tools.specs(),
+            };
             let request = ConverseRequest {
                 system: &self.system_prompt,
                 messages: with_memories.as_deref().unwrap_or(conversation.messages()),
                 tools: &tools,
                 inference: &self.inference,
+                forced_tool: forced.map(|spec| spec.name.as_str()),
             };
             let mut delivered = false;
             let outcome = if self.config.model_streaming {

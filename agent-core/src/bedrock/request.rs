@@ -44,7 +44,10 @@ impl RequestParts {
             messages,
             system,
             inference,
-            tools: tools.get(request.tools)?,
+            tools: tools
+                .get(request.tools)?
+                .map(|config| force(config, request.forced_tool))
+                .transpose()?,
         })
     }
 }
@@ -76,6 +79,25 @@ impl ToolConfigCache {
         *last = Some((tools.to_vec(), config.clone()));
         Ok(Some(config))
     }
+}
+
+/// `config` with its tool choice set to `forced`, when a tool is forced.
+fn force(
+    config: sdk::ToolConfiguration,
+    forced: Option<&str>,
+) -> Result<sdk::ToolConfiguration, ModelError> {
+    let Some(name) = forced else {
+        return Ok(config);
+    };
+    let choice = sdk::SpecificToolChoice::builder()
+        .name(name)
+        .build()
+        .map_err(invalid_request)?;
+    sdk::ToolConfiguration::builder()
+        .set_tools(Some(config.tools().to_vec()))
+        .tool_choice(sdk::ToolChoice::Tool(choice))
+        .build()
+        .map_err(invalid_request)
 }
 
 fn invalid_request(error: impl std::fmt::Display) -> ModelError {
@@ -242,6 +264,7 @@ mod tests {
         };
         let request = ConverseRequest {
             inference: &inference,
+            forced_tool: None,
             ..ConverseRequest::new("be brief", &messages, &[])
         };
         let parts = RequestParts::of(&request, &cache).unwrap();

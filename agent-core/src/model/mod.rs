@@ -83,6 +83,9 @@ pub struct ConverseRequest<'a> {
     pub tools: &'a [ToolSpec],
     /// How the model samples.
     pub inference: &'a InferenceConfig,
+    /// The one tool the model must call (Bedrock's `toolChoice.tool`), when its answer must be
+    /// that tool's input; `None` lets the model choose.
+    pub forced_tool: Option<&'a str>,
 }
 
 impl<'a> ConverseRequest<'a> {
@@ -93,6 +96,7 @@ impl<'a> ConverseRequest<'a> {
             messages,
             tools,
             inference: &MODEL_DEFAULTS,
+            forced_tool: None,
         }
     }
 }

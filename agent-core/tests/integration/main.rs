@@ -9,3 +9,4 @@ mod bedrock_stream;
 mod bedrock_wire;
 mod recall;
 mod session_state;
+mod structured_output;
