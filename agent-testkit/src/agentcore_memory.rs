@@ -7,6 +7,7 @@
 //! a client must not rely on any order, and can fail as the service does: throttling, or being
 //! down altogether (the port closed, every open connection dropped).
 
+use agent_core::sync::lock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -319,10 +320,4 @@ fn throttled() -> Response {
         Json(json!({"message": "Rate exceeded"})),
     )
         .into_response()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

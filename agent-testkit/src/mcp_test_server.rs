@@ -4,6 +4,7 @@
 //! `Authorization` header reached it. Served over stdio (the `mcp-test-server` binary) or over
 //! streamable HTTP on a loopback port, in the test's own process, where what it saw can be read.
 
+use agent_core::sync::lock;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine;
@@ -57,9 +58,7 @@ pub struct TestMcpServer {
 impl TestMcpServer {
     /// What the server saw so far.
     pub fn seen(&self) -> MutexGuard<'_, Seen> {
-        self.seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.seen)
     }
 
     /// Serves one client on stdin and stdout until it disconnects.

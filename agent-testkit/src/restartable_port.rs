@@ -2,6 +2,7 @@
 //! connection dropped — and serve again on the same port: a service that goes away and comes
 //! back, for the stand-ins whose clients must ride out an outage.
 
+use agent_core::sync::lock;
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 
@@ -77,9 +78,7 @@ impl RestartablePort {
     }
 
     fn serving(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
-        self.serving
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.serving)
     }
 }
 

@@ -3,6 +3,7 @@
 //! the model's streaming form (the default) each recording also keeps the stream: the text
 //! pieces as they arrived, each tool use's input in one piece.
 
+use agent_core::sync::lock;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -52,18 +53,12 @@ impl RecordingModel {
     }
 
     fn set_label(&self, label: &str) {
-        *self
-            .current_label
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = label.to_owned();
+        *lock(&self.current_label) = label.to_owned();
     }
 
     /// The calls so far as recordings of `script`, named `NN-<session label>`.
     pub fn recordings(&self, script: &Script) -> Vec<Recording> {
-        let calls = self
-            .calls
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let calls = lock(&self.calls);
         calls
             .iter()
             .enumerate()
@@ -125,20 +120,13 @@ impl RecordingModel {
         stream: Option<Vec<StreamFrame>>,
     ) {
         let call = Call {
-            session_label: self
-                .current_label
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .clone(),
+            session_label: lock(&self.current_label).clone(),
             messages: messages.to_vec(),
             response: response.clone(),
             latency_ms: started.elapsed().as_millis() as u64,
             stream,
         };
-        self.calls
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(call);
+        lock(&self.calls).push(call);
     }
 }
 

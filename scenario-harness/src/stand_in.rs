@@ -9,6 +9,7 @@
 //! `ValidationException`) carrying the request's summary and the nearest recording, and is kept
 //! so the harness can report it.
 
+use agent_core::sync::lock;
 use std::sync::{Arc, Mutex};
 
 use agent_core::replay::event_stream::{EVENT_STREAM_CONTENT_TYPE, encode_stream_body};
@@ -54,10 +55,7 @@ impl Respond for Replayer {
         };
         answer.unwrap_or_else(|unmatched| {
             let message = unmatched.to_string();
-            self.unmatched
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(*unmatched);
+            lock(&self.unmatched).push(*unmatched);
             validation_error(&message)
         })
     }
@@ -113,9 +111,6 @@ impl BedrockStandIn {
 
     /// The requests that no recording answered.
     pub fn unmatched(&self) -> Vec<Unmatched> {
-        self.unmatched
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        lock(&self.unmatched).clone()
     }
 }

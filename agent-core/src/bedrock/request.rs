@@ -5,6 +5,7 @@
 //! no tool configuration without tools. An agent offers the same tools on every call, so their
 //! schemas are converted to SDK documents once and reused while the tools stay the same.
 
+use crate::sync::lock;
 use std::sync::Mutex;
 
 use aws_sdk_bedrockruntime::primitives::Blob;
@@ -66,10 +67,7 @@ impl ToolConfigCache {
         if tools.is_empty() {
             return Ok(None);
         }
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = lock(&self.last);
         if let Some((specs, config)) = last.as_ref()
             && specs.as_slice() == tools
         {

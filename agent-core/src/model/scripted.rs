@@ -1,5 +1,6 @@
 //! A model that answers from a function instead of a service: for tests and examples.
 
+use crate::sync::lock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,15 +36,11 @@ impl ScriptedModel {
     pub fn sequence(responses: Vec<Result<ModelResponse, ModelError>>) -> Self {
         let queue = Mutex::new(std::collections::VecDeque::from(responses));
         Self::new(move |_| {
-            queue
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .pop_front()
-                .unwrap_or_else(|| {
-                    Err(ModelError::Rejected {
-                        message: "the script has no more responses".into(),
-                    })
+            lock(&queue).pop_front().unwrap_or_else(|| {
+                Err(ModelError::Rejected {
+                    message: "the script has no more responses".into(),
                 })
+            })
         })
     }
 
@@ -55,10 +52,7 @@ impl ScriptedModel {
 
     /// The messages of every request received so far, in order.
     pub fn requests(&self) -> Vec<Vec<Message>> {
-        self.requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        lock(&self.requests).clone()
     }
 }
 
@@ -69,10 +63,7 @@ impl Model for ScriptedModel {
     }
 
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
-        self.requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(request.messages.to_vec());
+        lock(&self.requests).push(request.messages.to_vec());
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }

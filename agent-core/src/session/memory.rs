@@ -13,6 +13,7 @@
 //! restored from the archive when its first turn arrives, and a turn is committed only once the
 //! archive has kept it.
 
+use crate::sync::lock;
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
@@ -450,14 +451,6 @@ impl Shared {
         }
         None
     }
-}
-
-/// Locks a shard. A shard's lock is never held across a panic point that leaves its maps
-/// inconsistent, so a poisoned one is still sound.
-fn lock(shard: &Mutex<State>) -> MutexGuard<'_, State> {
-    shard
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Drop for Shared {

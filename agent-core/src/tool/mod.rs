@@ -15,6 +15,7 @@ pub(crate) use self::context::TurnScope;
 pub use self::plain_function::{IntoToolOutput, IntoToolResult, Json};
 pub(crate) use self::shared_state::SharedState;
 
+use crate::sync::{read, write};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -192,11 +193,7 @@ impl ToolRegistry {
 
     /// The current tools, rebuilt first when a source has changed.
     fn snapshot(&self) -> Arc<Snapshot> {
-        let current = self
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let current = read(&self.current).clone();
         let stale = self
             .sources
             .iter()
@@ -206,7 +203,7 @@ impl ToolRegistry {
             return current;
         }
         let rebuilt = Arc::new(self.rebuild(&current));
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = rebuilt.clone();
+        *write(&self.current) = rebuilt.clone();
         rebuilt
     }
 

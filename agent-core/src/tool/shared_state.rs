@@ -2,9 +2,10 @@
 //! alone (so parallel calls never lose a write), each change journaled per call with a version,
 //! so that the writes of a call that panics can be undone where no later write built on them.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -108,10 +109,6 @@ impl Journaled {
             self.next_version += 1;
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

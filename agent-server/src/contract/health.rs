@@ -8,6 +8,7 @@
 //! the reported status changes, since a timestamp that moved on every ping would keep an idle
 //! session alive.
 
+use agent_core::sync::{lock, read, write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -113,11 +114,7 @@ impl Health {
     /// Asks `handler` for the status on every ping (the reference's `@app.ping`); its `None`,
     /// or a panic, leaves the status to the busy tracking.
     pub fn set_ping_handler(&self, handler: impl Fn() -> Option<Status> + Send + Sync + 'static) {
-        *self
-            .inner
-            .handler
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(handler));
+        *write(&self.inner.handler) = Some(Arc::new(handler));
         self.observe();
     }
 
@@ -134,13 +131,8 @@ impl Health {
     /// status or a ping handler, the next ping observes instead, so an invocation never runs
     /// the app's handler.
     fn observe_tracking(&self) {
-        let overridden = self.inner.forced.load(Ordering::SeqCst) != 0
-            || self
-                .inner
-                .handler
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .is_some();
+        let overridden =
+            self.inner.forced.load(Ordering::SeqCst) != 0 || read(&self.inner.handler).is_some();
         if !overridden {
             self.observe();
         }
@@ -149,11 +141,7 @@ impl Health {
     /// The status in force; a change from the last one reported is dated now.
     fn observe(&self) -> (Status, u64) {
         let status = self.current();
-        let mut reported = self
-            .inner
-            .reported
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut reported = lock(&self.inner.reported);
         if reported.0 != status {
             *reported = (status, unix_now());
         }
@@ -164,12 +152,7 @@ impl Health {
         if let Some(forced) = Status::from_code(self.inner.forced.load(Ordering::SeqCst)) {
             return forced;
         }
-        let handler = self
-            .inner
-            .handler
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
+        let handler = read(&self.inner.handler).clone();
         if let Some(handler) = handler {
             match catch_unwind(AssertUnwindSafe(|| handler())) {
                 Ok(Some(status)) => return status,

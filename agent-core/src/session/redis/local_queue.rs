@@ -4,6 +4,7 @@
 //! in-process mutex, so they are served in arrival order and a busy session costs Redis one
 //! polling client per replica rather than one per waiting request.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -62,9 +63,7 @@ impl LocalQueue {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Line>> {
-        self.lines
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.lines)
     }
 }
 
