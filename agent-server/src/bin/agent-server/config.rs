@@ -8,18 +8,17 @@ use agent_core::bedrock::{BedrockModel, DEFAULT_MODEL_ID};
 use agent_core::long_term_memory::{LongTermMemory, LongTermMemoryConfig};
 use agent_core::replay::{LoadError, RecordingSet, ReplayModel};
 use agent_core::session::{
-    AgentCoreMemory, AgentCoreMemorySessionStore, DEFAULT_MAX_STATE_BYTES, MemorySessionStore,
-    RedisOptions, RedisSessionStore, SessionConfig, SessionStore,
+    AgentCoreMemory, AgentCoreMemorySessionStore, DEFAULT_MAX_STATE_BYTES, MemoryId,
+    MemorySessionStore, RedisOptions, RedisSessionStore, SessionConfig, SessionStore,
 };
 use agent_core::{AgentConfig, Model, RetryPolicy, SlidingWindow};
 use agent_tools::Clock;
 use clap::{Parser, ValueEnum};
 
+use crate::store_spec::{StoreChoice, StoreSpec};
+
 use agent_server::agent_file::LongTermMemorySection;
 use agent_server::{DEFAULT_MAX_BODY_BYTES, EdgeConfig};
-
-/// How `--session-store` names an AgentCore Memory.
-const AGENTCORE_MEMORY_SCHEME: &str = "agentcore-memory:";
 
 /// Runs an agent behind the Amazon Bedrock AgentCore Runtime contract: the tutorial's, or the
 /// one an `--agent` file defines.
@@ -66,14 +65,14 @@ pub(crate) struct ServerConfig {
         value_name = "memory|URL|agentcore-memory:ID",
         hide_env_values = true
     )]
-    pub session_store: Option<String>,
+    pub session_store: Option<StoreSpec>,
     /// The memory the AgentCore starter toolkit configured for this runtime.
     #[arg(long, env = "BEDROCK_AGENTCORE_MEMORY_ID", hide = true)]
-    pub runtime_memory_id: Option<String>,
+    pub runtime_memory_id: Option<MemoryId>,
     /// The AgentCore Memory searched for long-term memories (id or ARN); else the session
     /// store's memory, else `BEDROCK_AGENTCORE_MEMORY_ID`.
     #[arg(long, env = "AGENT_SERVER_MEMORY_ID", value_name = "ID|ARN")]
-    pub memory_id: Option<String>,
+    pub memory_id: Option<MemoryId>,
     /// A long-term memory namespace searched with each prompt, as a template with `{actorId}`,
     /// `{sessionId}`, `{memoryStrategyId}`; repeatable. Replaces an agent file's namespaces.
     #[arg(long = "memory-namespace", value_name = "TEMPLATE")]
@@ -256,17 +255,9 @@ impl ServerConfig {
         }
     }
 
-    /// Which store holds sessions, and why: `--session-store`, else AgentCore Memory when
-    /// the runtime was given one, else this process's memory.
-    pub(crate) fn store_choice(&self) -> (String, &'static str) {
-        match (&self.session_store, &self.runtime_memory_id) {
-            (Some(store), _) => (store.clone(), "--session-store"),
-            (None, Some(memory)) => (
-                format!("{AGENTCORE_MEMORY_SCHEME}{memory}"),
-                "BEDROCK_AGENTCORE_MEMORY_ID is set",
-            ),
-            (None, None) => ("memory".to_owned(), "the default"),
-        }
+    /// Which store holds sessions, and why.
+    pub(crate) fn store_choice(&self) -> StoreChoice {
+        StoreChoice::of(self.session_store.as_ref(), self.runtime_memory_id.as_ref())
     }
 
     /// The session store chosen, and the AgentCore Memory it is in, if it is one. Redis is
@@ -274,27 +265,29 @@ impl ServerConfig {
     /// (and answers 503 for invocations) while either is down.
     pub(crate) async fn session_store(
         &self,
+        spec: &StoreSpec,
     ) -> anyhow::Result<(Arc<dyn SessionStore>, Option<AgentCoreMemory>)> {
         let sessions = self.session_config();
-        let (store, _) = self.store_choice();
-        if store == "memory" {
-            return Ok((Arc::new(MemorySessionStore::new(sessions)), None));
+        match spec {
+            StoreSpec::Memory => Ok((Arc::new(MemorySessionStore::new(sessions)), None)),
+            StoreSpec::AgentCoreMemory(id) => {
+                let memory = AgentCoreMemory::from_env(id.clone()).await;
+                let window = Some(SlidingWindow {
+                    max_messages: self.window_messages,
+                });
+                let store = AgentCoreMemorySessionStore::new(memory.clone(), sessions, window);
+                Ok((Arc::new(store), Some(memory)))
+            }
+            StoreSpec::Redis(url) => {
+                let options = RedisOptions {
+                    key_prefix: self.session_key_prefix.clone(),
+                    lease_ttl: Duration::from_secs(self.session_lease_secs),
+                    ..RedisOptions::default()
+                };
+                let store = RedisSessionStore::open(url, sessions, options)?;
+                Ok((Arc::new(store), None))
+            }
         }
-        if let Some(memory) = store.strip_prefix(AGENTCORE_MEMORY_SCHEME) {
-            let memory = AgentCoreMemory::from_env(memory.parse()?).await;
-            let window = Some(SlidingWindow {
-                max_messages: self.window_messages,
-            });
-            let store = AgentCoreMemorySessionStore::new(memory.clone(), sessions, window);
-            return Ok((Arc::new(store), Some(memory)));
-        }
-        let options = RedisOptions {
-            key_prefix: self.session_key_prefix.clone(),
-            lease_ttl: Duration::from_secs(self.session_lease_secs),
-            ..RedisOptions::default()
-        };
-        let store = RedisSessionStore::open(&store, sessions, options)?;
-        Ok((Arc::new(store), None))
     }
 
     /// Long-term memory for the prompt, when namespaces are given (flags, else the agent
@@ -327,9 +320,9 @@ impl ServerConfig {
             ..defaults
         };
         let memory = match (&self.memory_id, store_memory, &self.runtime_memory_id) {
-            (Some(id), _, _) => AgentCoreMemory::from_env(id.parse()?).await,
+            (Some(id), _, _) => AgentCoreMemory::from_env(id.clone()).await,
             (None, Some(memory), _) => memory.clone(),
-            (None, None, Some(id)) => AgentCoreMemory::from_env(id.parse()?).await,
+            (None, None, Some(id)) => AgentCoreMemory::from_env(id.clone()).await,
             (None, None, None) => anyhow::bail!(
                 "long-term memory namespaces are given but no memory: pass --memory-id, use an agentcore-memory session store, or set BEDROCK_AGENTCORE_MEMORY_ID"
             ),
