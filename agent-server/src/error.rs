@@ -9,7 +9,12 @@ use serde::Serialize;
 use thiserror::Error;
 
 /// Why an invocation was not answered. The session it named is left exactly as it was.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
+///
+/// The agent's and the session store's failures are kept whole, as the error's source
+/// ([`InvocationError::Agent`], [`InvocationError::Store`]); the table in `row` gives each its
+/// status, kind and title.
+#[derive(Debug, Clone, Error, PartialEq)]
+#[non_exhaustive]
 pub enum InvocationError {
     /// The body is empty or not JSON (the reference's `Invalid JSON`).
     #[error("Invalid JSON: {0}")]
@@ -36,22 +41,11 @@ pub enum InvocationError {
     /// A `/ws` socket already has an invocation running and a payload waiting behind it.
     #[error("Socket busy: {0}")]
     SocketBusy(String),
-    /// The prompt does not fit the model's context, even alone.
-    #[error("Prompt too long: {0}")]
-    PromptTooLong(String),
     /// The body is over the configured limit.
     #[error("Payload too large: the body exceeds {limit} bytes")]
     PayloadTooLarge {
         /// The limit, in bytes.
         limit: usize,
-    },
-    /// The server cannot take a new session now.
-    #[error("Service unavailable: {details}")]
-    Unavailable {
-        /// What happened, and what to do.
-        details: String,
-        /// When to try again (`Retry-After`).
-        retry_after_secs: u64,
     },
     /// The server already serves as many invocations as it may.
     #[error("Server busy: {details}")]
@@ -61,57 +55,21 @@ pub enum InvocationError {
         /// When to try again (`Retry-After`).
         retry_after_secs: u64,
     },
-    /// The whole invocation took longer than its deadline.
-    #[error("Invocation timeout: {0}")]
-    InvocationTimeout(String),
-    /// The session stayed busy with earlier invocations for longer than a request may wait.
-    #[error("Session busy: {details}")]
-    SessionBusy {
-        /// What happened, and what to do.
-        details: String,
-        /// When to try again (`Retry-After`).
-        retry_after_secs: u64,
-    },
-    /// The session store could not be reached or failed; no session changed.
-    #[error("Session store unavailable: {0}")]
-    SessionStoreUnavailable(String),
-    /// The session's stored state cannot be read; it is left untouched.
-    #[error("Session unreadable: {0}")]
-    SessionUnreadable(String),
-    /// The model kept throttling through every retry.
-    #[error("Model throttled: {message}")]
-    Throttled {
-        /// What the model service said.
-        message: String,
-        /// When to try again (`Retry-After`).
-        retry_after_secs: u64,
-    },
-    /// The model failed or could not be reached.
-    #[error("Model error: {message}")]
-    ModelFailed {
-        /// What failed.
-        message: String,
-        /// What to do about it, when known.
-        hint: Option<String>,
-    },
-    /// The model did not answer in time.
-    #[error("Model timeout: {0}")]
-    ModelTimeout(String),
-    /// The client went away before the answer was ready; nobody reads this one.
-    #[error("Client closed request: {0}")]
-    ClientGone(String),
+    /// The agent failed: the model, its deadline, the prompt, the tool-loop cap, the client
+    /// gone. Kept whole as the source.
+    #[error("{}", agent_title(.0))]
+    Agent(#[source] AgentError),
+    /// The session store could not give or keep the session; no session changed. Kept whole.
+    #[error("{}", store_title(.0))]
+    Store(#[source] SessionError),
     /// Anything else; a bug, not the client's doing.
     #[error("Internal error: {0}")]
     Internal(String),
     /// An entrypoint's own failure with the status it chose (the reference's handlers raising
-    /// an HTTP error): answered `{"error": message}` with that status.
-    #[error("{message}")]
-    Http {
-        /// A 4xx or 5xx.
-        status: StatusCode,
-        /// The body's `error`.
-        message: String,
-    },
+    /// an HTTP error): answered `{"error": message}` with that status. Made only by
+    /// [`InvocationError::with_status`], which holds the status to a 4xx or 5xx.
+    #[error("{0}")]
+    Http(EntrypointFailure),
     /// No such route.
     #[error("Not found: {0}")]
     NotFound(String),
@@ -149,6 +107,26 @@ pub const MODEL_UNREACHABLE_HINT: &str = "Configure AWS for Bedrock (AWS_REGION 
      AWS_PROFILE or an instance role) and enable model access, or run offline with \
      `cargo run -p agent-server -- --replay fixtures/tutorial`.";
 
+/// An entrypoint's own failure: the status it chose (always a 4xx or 5xx) and its message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct EntrypointFailure {
+    status: StatusCode,
+    message: String,
+}
+
+impl EntrypointFailure {
+    /// The status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body's `error`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl InvocationError {
     /// An entrypoint's failure answered with `status`, which must be a client or server error
     /// (4xx or 5xx); any other status answers 500, since an error cannot succeed.
@@ -158,10 +136,10 @@ impl InvocationError {
         } else {
             StatusCode::INTERNAL_SERVER_ERROR
         };
-        Self::Http {
+        Self::Http(EntrypointFailure {
             status,
             message: message.into(),
-        }
+        })
     }
 
     /// The status this error answers with.
@@ -175,7 +153,8 @@ impl InvocationError {
     }
 
     /// The error table: every kind with its status, its one-word name (logs, the stream's
-    /// `error_type`) and its title (the body's `error` field). A new kind is one row here.
+    /// `error_type`) and its title (the body's `error` field). A new kind is one row here, or
+    /// in [`agent_row`] / [`store_row`] for the agent's and the store's failures.
     fn row(&self) -> Row<'_> {
         use StatusCode as S;
         let (status, kind, title) = match self {
@@ -187,37 +166,14 @@ impl InvocationError {
             Self::Forbidden(_) => (S::FORBIDDEN, "Forbidden", "Forbidden"),
             Self::NotWebSocket(_) => (S::BAD_REQUEST, "NotWebSocket", "Not a WebSocket handshake"),
             Self::SocketBusy(_) => (S::TOO_MANY_REQUESTS, "SocketBusy", "Socket busy"),
-            Self::PromptTooLong(_) => (S::BAD_REQUEST, "PromptTooLong", "Prompt too long"),
             Self::PayloadTooLarge { .. } => {
                 (S::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "Payload too large")
             }
-            Self::Unavailable { .. } => {
-                (S::SERVICE_UNAVAILABLE, "Unavailable", "Service unavailable")
-            }
             Self::ServerBusy { .. } => (S::SERVICE_UNAVAILABLE, "ServerBusy", "Server busy"),
-            Self::SessionStoreUnavailable(_) => (
-                S::SERVICE_UNAVAILABLE,
-                "SessionStoreUnavailable",
-                "Session store unavailable",
-            ),
-            Self::InvocationTimeout(_) => (
-                S::GATEWAY_TIMEOUT,
-                "InvocationTimeout",
-                "Invocation timeout",
-            ),
-            Self::SessionBusy { .. } => (S::TOO_MANY_REQUESTS, "SessionBusy", "Session busy"),
-            Self::SessionUnreadable(_) => (
-                S::INTERNAL_SERVER_ERROR,
-                "SessionUnreadable",
-                "Session unreadable",
-            ),
-            Self::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Throttled", "Model throttled"),
-            Self::ModelFailed { .. } => (S::BAD_GATEWAY, "ModelFailed", "Model error"),
-            Self::ModelTimeout(_) => (S::GATEWAY_TIMEOUT, "ModelTimeout", "Model timeout"),
-            // nginx's code for it: the status only ever reaches the logs.
-            Self::ClientGone(_) => (CLIENT_CLOSED_REQUEST, "ClientGone", "Client closed request"),
+            Self::Agent(error) => agent_row(error),
+            Self::Store(error) => store_row(error),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal", "Internal error"),
-            Self::Http { status, message } => (*status, "EntrypointError", message.as_str()),
+            Self::Http(failure) => (failure.status, "EntrypointError", failure.message.as_str()),
             Self::NotFound(_) => (S::NOT_FOUND, "NotFound", "Not found"),
             Self::MethodNotAllowed(_) => (
                 S::METHOD_NOT_ALLOWED,
@@ -236,19 +192,26 @@ impl InvocationError {
     /// that failed has already been retried within the invocation, so the client waits a while.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::Throttled {
+            Self::ServerBusy {
                 retry_after_secs, ..
             }
-            | Self::Unavailable {
+            | Self::Agent(AgentError::Throttled {
                 retry_after_secs, ..
+            })
+            | Self::Store(
+                SessionError::CapacityReached {
+                    retry_after_secs, ..
+                }
+                | SessionError::Busy {
+                    retry_after_secs, ..
+                }
+                | SessionError::QueueFull {
+                    retry_after_secs, ..
+                },
+            ) => Some(*retry_after_secs),
+            Self::Store(SessionError::Unavailable { .. } | SessionError::LeaseLost { .. }) => {
+                Some(STORE_RETRY_AFTER_SECS)
             }
-            | Self::SessionBusy {
-                retry_after_secs, ..
-            }
-            | Self::ServerBusy {
-                retry_after_secs, ..
-            } => Some(*retry_after_secs),
-            Self::SessionStoreUnavailable(_) => Some(STORE_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -259,19 +222,10 @@ impl InvocationError {
             Self::PayloadTooLarge { limit } => {
                 format!("the body exceeds the limit of {limit} bytes")
             }
-            Self::ModelFailed {
-                message,
-                hint: Some(hint),
-            } => format!("{message}. {hint}"),
-            Self::ModelFailed {
-                message,
-                hint: None,
-            }
-            | Self::Throttled { message, .. } => message.clone(),
-            Self::Unavailable { details, .. }
-            | Self::SessionBusy { details, .. }
-            | Self::ServerBusy { details, .. } => details.clone(),
+            Self::ServerBusy { details, .. } => details.clone(),
             Self::Unauthorized(rejection) => rejection.to_string(),
+            Self::Agent(error) => agent_details(error),
+            Self::Store(error) => error.to_string(),
             Self::InvalidJson(details)
             | Self::Forbidden(details)
             | Self::NotWebSocket(details)
@@ -279,18 +233,79 @@ impl InvocationError {
             | Self::InvalidPayload(details)
             | Self::InvalidSessionId(details)
             | Self::InvalidUserId(details)
-            | Self::PromptTooLong(details)
-            | Self::SessionStoreUnavailable(details)
-            | Self::SessionUnreadable(details)
-            | Self::InvocationTimeout(details)
-            | Self::ClientGone(details)
-            | Self::ModelTimeout(details)
             | Self::Internal(details)
             | Self::NotFound(details)
             | Self::MethodNotAllowed(details) => details.clone(),
-            Self::Http { .. } => String::new(),
+            Self::Http(_) => String::new(),
         }
     }
+}
+
+/// The agent's failures in the error table.
+fn agent_row(error: &AgentError) -> (StatusCode, &'static str, &'static str) {
+    use StatusCode as S;
+    match error {
+        AgentError::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Throttled", "Model throttled"),
+        AgentError::Timeout(_) | AgentError::Model(ModelError::Timeout(_)) => {
+            (S::GATEWAY_TIMEOUT, "ModelTimeout", "Model timeout")
+        }
+        AgentError::InvocationTimeout(_) => (
+            S::GATEWAY_TIMEOUT,
+            "InvocationTimeout",
+            "Invocation timeout",
+        ),
+        AgentError::PromptTooLong { .. } => (S::BAD_REQUEST, "PromptTooLong", "Prompt too long"),
+        AgentError::InvalidInput(_) => (S::BAD_REQUEST, "InvalidPayload", "Invalid payload"),
+        AgentError::ToolLoopCap { .. } => (S::INTERNAL_SERVER_ERROR, "Internal", "Internal error"),
+        // nginx's code for it: the status only ever reaches the logs.
+        AgentError::Disconnected => (CLIENT_CLOSED_REQUEST, "ClientGone", "Client closed request"),
+        _ => (S::BAD_GATEWAY, "ModelFailed", "Model error"),
+    }
+}
+
+/// What the agent's failure tells the client: its own words, and for a model that cannot be
+/// reached, how to configure one.
+fn agent_details(error: &AgentError) -> String {
+    match error {
+        AgentError::Model(ModelError::Connection { .. }) => {
+            format!("{error}. {MODEL_UNREACHABLE_HINT}")
+        }
+        AgentError::InvalidInput(message) => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The session store's failures in the error table.
+fn store_row(error: &SessionError) -> (StatusCode, &'static str, &'static str) {
+    use StatusCode as S;
+    match error {
+        SessionError::CapacityReached { .. } => {
+            (S::SERVICE_UNAVAILABLE, "Unavailable", "Service unavailable")
+        }
+        SessionError::Busy { .. } | SessionError::QueueFull { .. } => {
+            (S::TOO_MANY_REQUESTS, "SessionBusy", "Session busy")
+        }
+        SessionError::Unreadable { .. } => (
+            S::INTERNAL_SERVER_ERROR,
+            "SessionUnreadable",
+            "Session unreadable",
+        ),
+        _ => (
+            S::SERVICE_UNAVAILABLE,
+            "SessionStoreUnavailable",
+            "Session store unavailable",
+        ),
+    }
+}
+
+/// `Title: details`, as the agent's failure displays.
+fn agent_title(error: &AgentError) -> String {
+    format!("{}: {}", agent_row(error).2, agent_details(error))
+}
+
+/// `Title: details`, as the store's failure displays.
+fn store_title(error: &SessionError) -> String {
+    format!("{}: {error}", store_row(error).2)
 }
 
 impl IntoResponse for InvocationError {
@@ -317,61 +332,13 @@ impl IntoResponse for InvocationError {
 
 impl From<AgentError> for InvocationError {
     fn from(error: AgentError) -> Self {
-        match error {
-            AgentError::Throttled {
-                retry_after_secs, ..
-            } => Self::Throttled {
-                message: error.to_string(),
-                retry_after_secs,
-            },
-            AgentError::Timeout(_) | AgentError::Model(ModelError::Timeout(_)) => {
-                Self::ModelTimeout(error.to_string())
-            }
-            AgentError::Model(ModelError::Connection { .. }) => Self::ModelFailed {
-                message: error.to_string(),
-                hint: Some(MODEL_UNREACHABLE_HINT.to_owned()),
-            },
-            AgentError::Model(_) => Self::ModelFailed {
-                message: error.to_string(),
-                hint: None,
-            },
-            AgentError::ToolLoopCap { .. } => Self::Internal(error.to_string()),
-            AgentError::StructuredOutput(_) => Self::ModelFailed {
-                message: error.to_string(),
-                hint: None,
-            },
-            AgentError::InvocationTimeout(_) => Self::InvocationTimeout(error.to_string()),
-            AgentError::PromptTooLong { .. } => Self::PromptTooLong(error.to_string()),
-            AgentError::InvalidInput(message) => Self::InvalidPayload(message),
-            AgentError::Disconnected => Self::ClientGone(error.to_string()),
-        }
+        Self::Agent(error)
     }
 }
 
 impl From<SessionError> for InvocationError {
     fn from(error: SessionError) -> Self {
-        let details = error.to_string();
-        match error {
-            SessionError::CapacityReached {
-                retry_after_secs, ..
-            } => Self::Unavailable {
-                details,
-                retry_after_secs,
-            },
-            SessionError::Busy {
-                retry_after_secs, ..
-            }
-            | SessionError::QueueFull {
-                retry_after_secs, ..
-            } => Self::SessionBusy {
-                details,
-                retry_after_secs,
-            },
-            SessionError::Unavailable { .. } | SessionError::LeaseLost { .. } => {
-                Self::SessionStoreUnavailable(details)
-            }
-            SessionError::Unreadable { .. } => Self::SessionUnreadable(details),
-        }
+        Self::Store(error)
     }
 }
 

@@ -41,6 +41,6 @@ pub use entrypoint::agent::{
 };
 pub use entrypoint::streamed::{EventChannel, spawn_streamed};
 pub use entrypoint::{Entrypoint, Output, entrypoint_fn, streaming_entrypoint_fn};
-pub use error::{InvocationError, MODEL_UNREACHABLE_HINT};
+pub use error::{EntrypointFailure, InvocationError, MODEL_UNREACHABLE_HINT};
 pub use serving::edge::EdgeConfig;
 pub use serving::shutdown::shutdown_signal;

@@ -8,6 +8,7 @@ use crate::model::ModelError;
 
 /// An invocation that did not produce an answer. The conversation is left as it was before it.
 #[derive(Debug, Clone, Error, PartialEq)]
+#[non_exhaustive]
 pub enum AgentError {
     /// The model kept throttling through every retry.
     #[error(

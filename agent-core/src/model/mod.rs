@@ -204,6 +204,7 @@ impl std::ops::AddAssign for Usage {
 
 /// Why one model call failed.
 #[derive(Debug, Clone, Error, PartialEq)]
+#[non_exhaustive]
 pub enum ModelError {
     /// The service is rate limiting; worth retrying after a pause.
     #[error("the model service is throttling requests: {message}")]

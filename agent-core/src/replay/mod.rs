@@ -131,6 +131,7 @@ impl Recording {
 
 /// Why recordings could not be loaded.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]

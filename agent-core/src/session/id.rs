@@ -18,6 +18,7 @@ pub struct SessionId(Arc<str>);
 
 /// Why a session id was refused.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InvalidSessionId {
     #[error("session id is empty")]
     /// No character at all.

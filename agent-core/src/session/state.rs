@@ -31,6 +31,7 @@ impl Default for SessionState {
 
 /// Why a write to the state was refused; the state is as it was.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StateError {
     /// The state would pass its cap.
     #[error("the session state would take {size} bytes, over its cap of {cap} bytes")]

@@ -186,6 +186,7 @@ impl Default for SessionConfig {
 
 /// Why a session could not be had or kept. None of them changes a stored history.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SessionError {
     /// The in-memory store is full; the oldest idle session frees its place in `retry_after`.
     #[error(

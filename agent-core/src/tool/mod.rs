@@ -109,6 +109,7 @@ impl From<StateError> for ToolError {
 
 /// Why a tool could not be registered.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     /// Another tool has the name.
     #[error("a tool named `{0}` is already registered")]

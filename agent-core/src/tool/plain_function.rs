@@ -145,7 +145,11 @@ mod tests {
                 "type": "object",
                 "properties": {
                     "city": {"type": "string", "description": "The city."},
-                    "unit": {"description": "How to answer.", "enum": ["Celsius", "Fahrenheit", null]},
+                    "unit": {
+                        "description": "How to answer.",
+                        "type": ["string", "null"],
+                        "enum": ["Celsius", "Fahrenheit", null],
+                    },
                 },
                 "required": ["city"],
             })

@@ -109,6 +109,21 @@ struct InferenceSection {
     stop_sequences: Vec<String>,
 }
 
+/// Why a file's text is not an agent file: its TOML (the line and column included, the
+/// parser's error kept as the source), or what the checks after it found.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum InvalidAgentFile {
+    /// Not TOML, or not the shape of an agent file: unknown keys, wrong types, values out of
+    /// range.
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// A check across the file: a tool or MCP server listed twice, an MCP table that cannot
+    /// work.
+    #[error("{0}")]
+    Problem(String),
+}
+
 /// Why an agent file was refused; names the file and, where there is one, the line.
 #[derive(Debug, Error)]
 #[error("agent file {}: {problem}", path.display())]
@@ -128,7 +143,7 @@ impl AgentFile {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|error| refuse(format!("cannot be read: {error}")))?;
-        let mut file = Self::parse(&text).map_err(refuse)?;
+        let mut file = Self::parse(&text).map_err(|error| refuse(error.to_string()))?;
         if file.name.is_none() {
             file.name = path
                 .file_stem()
@@ -138,15 +153,18 @@ impl AgentFile {
     }
 
     /// Reads and checks a file's text; the error says where and what.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let file: Self = toml::from_str(text).map_err(|error| error.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, InvalidAgentFile> {
+        let file: Self = toml::from_str(text)?;
         for (n, server) in file.mcp_servers.iter().enumerate() {
-            server.check()?;
+            server.check().map_err(InvalidAgentFile::Problem)?;
             if file.mcp_servers[..n]
                 .iter()
                 .any(|earlier| earlier.name == server.name)
             {
-                return Err(format!("MCP server `{}` is listed twice", server.name));
+                return Err(InvalidAgentFile::Problem(format!(
+                    "MCP server `{}` is listed twice",
+                    server.name
+                )));
             }
         }
         for (n, tool) in file.tools.iter().enumerate() {
@@ -154,11 +172,11 @@ impl AgentFile {
                 .iter()
                 .any(|earlier| earlier.get_ref() == tool.get_ref())
             {
-                return Err(format!(
+                return Err(InvalidAgentFile::Problem(format!(
                     "line {}: tool `{}` is listed twice",
                     line_of(text, tool.span().start),
                     tool.get_ref()
-                ));
+                )));
             }
         }
         Ok(file)
@@ -406,7 +424,7 @@ min_score = 0.3
             ("tools = \"calculator\"\n", "line 1", "invalid type"),
             ("model_id = \n", "line 1", ""),
         ] {
-            let error = AgentFile::parse(text).unwrap_err();
+            let error = AgentFile::parse(text).unwrap_err().to_string();
             assert!(
                 error.contains(line) && error.contains(problem),
                 "{text:?}: {error}"

@@ -165,7 +165,9 @@ mod tests {
     use crate::agent_file::AgentFile;
 
     fn servers(text: &str) -> Result<Vec<McpServerSection>, String> {
-        AgentFile::parse(text).map(|file| file.mcp_servers)
+        AgentFile::parse(text)
+            .map(|file| file.mcp_servers)
+            .map_err(|error| error.to_string())
     }
 
     #[test]

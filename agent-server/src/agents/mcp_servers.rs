@@ -6,10 +6,37 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use agent_core::{AgentBuilder, Tool};
-use agent_tools::mcp::McpServer;
+use agent_core::{AgentBuilder, RegistryError, Tool};
+use agent_tools::mcp::{McpError, McpServer};
 
 pub use super::mcp_server_section::McpServerSection;
+
+/// Why an agent file's MCP servers cannot serve its agent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum McpServersError {
+    /// A table cannot be made a server's configuration (a `${VAR}` the environment lacks).
+    #[error("{0}")]
+    Config(String),
+    /// A server that is not optional could not be reached or listed.
+    #[error(transparent)]
+    Unreachable(#[from] McpError),
+    /// Two tools would be offered under one name.
+    #[error(
+        "{earlier} and {later} would both be offered as `{name}`; set `prefix`, `tools` or `exclude_tools` to tell them apart"
+    )]
+    NameClash {
+        /// Where the first comes from.
+        earlier: String,
+        /// Where the second comes from.
+        later: String,
+        /// The name both would have.
+        name: String,
+    },
+    /// The agent refused a server's tools.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
 
 /// The MCP servers of an agent file, connected.
 #[derive(Default)]
@@ -20,11 +47,12 @@ pub struct McpServers {
 impl McpServers {
     /// Connects every server of `sections` concurrently; an optional one that cannot be reached
     /// is left out with a warning, any other stops start-up.
-    pub async fn connect(sections: &[McpServerSection]) -> Result<Self, String> {
+    pub async fn connect(sections: &[McpServerSection]) -> Result<Self, McpServersError> {
         let configs = sections
             .iter()
             .map(|section| section.config(|variable| std::env::var(variable).ok()))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(McpServersError::Config)?;
         let connected = futures::future::join_all(configs.into_iter().map(|config| async move {
             let optional = config.optional;
             (optional, McpServer::connect(config).await)
@@ -37,7 +65,7 @@ impl McpServers {
                 Err(error) if optional => {
                     tracing::warn!("{error}; starting without it (optional)");
                 }
-                Err(error) => return Err(error.to_string()),
+                Err(error) => return Err(error.into()),
             }
         }
         Ok(Self { servers })
@@ -59,7 +87,7 @@ impl McpServers {
         &self,
         mut builder: AgentBuilder,
         built_in: impl IntoIterator<Item = String>,
-    ) -> Result<AgentBuilder, String> {
+    ) -> Result<AgentBuilder, McpServersError> {
         let mut origins: HashMap<String, String> = built_in
             .into_iter()
             .map(|name| {
@@ -76,15 +104,15 @@ impl McpServers {
                     tool.server()
                 );
                 if let Some(earlier) = origins.get(&name) {
-                    return Err(format!(
-                        "{earlier} and {origin} would both be offered as `{name}`; set `prefix`, `tools` or `exclude_tools` to tell them apart"
-                    ));
+                    return Err(McpServersError::NameClash {
+                        earlier: earlier.clone(),
+                        later: origin,
+                        name,
+                    });
                 }
                 origins.insert(name, origin);
             }
-            builder = builder
-                .tool_source(server.tool_source())
-                .map_err(|error| error.to_string())?;
+            builder = builder.tool_source(server.tool_source())?;
         }
         Ok(builder)
     }

@@ -61,9 +61,9 @@ async fn an_error_ends_the_stream_with_one_error_event() {
         |_payload: Value, _context| async move {
             Ok(stream::iter(vec![
                 Ok(json!(1)),
-                Err(InvocationError::ModelTimeout(
-                    "the model did not answer within 2s".into(),
-                )),
+                Err(InvocationError::from(agent_core::AgentError::Timeout(
+                    std::time::Duration::from_secs(2),
+                ))),
                 Ok(json!("never sent")),
             ]))
         },

@@ -231,8 +231,12 @@ tools = ["chart"]
         )
         .err()
         .expect("a clash");
+    assert!(matches!(
+        &error,
+        agent_server::mcp_servers::McpServersError::NameClash { name, .. } if name == "chart"
+    ));
     assert_eq!(
-        error,
+        error.to_string(),
         "tool `chart` of MCP server `first` and tool `chart` of MCP server `second` would both be offered as `chart`; set `prefix`, `tools` or `exclude_tools` to tell them apart"
     );
     mcp.close().await;

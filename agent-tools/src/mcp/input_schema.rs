@@ -8,18 +8,24 @@
 
 use serde_json::{Map, Value, json};
 
+/// Why a tool's input schema cannot be offered to Bedrock.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("its input schema's root is of type {root}, not an object")]
+pub struct SchemaError {
+    /// The root's `type`, as the server sent it.
+    pub root: Value,
+}
+
 /// The schema to offer for an MCP tool whose `inputSchema` is `schema`.
 ///
 /// An empty or missing schema becomes an object without properties; a root without `type`
 /// gets `"type": "object"`; local `$ref`s (`#/$defs/…`, `#/definitions/…`) are inlined and the
 /// definitions removed. A root whose `type` is not `object` is an error naming it.
-pub fn for_bedrock(schema: &Map<String, Value>) -> Result<Value, String> {
+pub fn for_bedrock(schema: &Map<String, Value>) -> Result<Value, SchemaError> {
     if let Some(kind) = schema.get("type")
         && kind != "object"
     {
-        return Err(format!(
-            "its input schema's root is of type {kind}, not an object"
-        ));
+        return Err(SchemaError { root: kind.clone() });
     }
     let mut definitions = Map::new();
     for key in ["definitions", "$defs"] {
@@ -161,6 +167,6 @@ mod tests {
     #[test]
     fn a_root_that_is_not_an_object_is_refused() {
         let error = for_bedrock(&object(json!({"type": "string"}))).unwrap_err();
-        assert!(error.contains("\"string\""), "{error}");
+        assert_eq!(error.root, serde_json::json!("string"), "{error}");
     }
 }

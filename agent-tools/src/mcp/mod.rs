@@ -52,7 +52,7 @@ pub use self::connection::McpServer;
 #[cfg(feature = "mcp-client")]
 pub use self::error::McpError;
 #[cfg(feature = "mcp-client")]
-pub use self::input_schema::for_bedrock as input_schema_for_bedrock;
+pub use self::input_schema::{SchemaError, for_bedrock as input_schema_for_bedrock};
 #[cfg(feature = "mcp-client")]
 pub use self::remote_tool::McpTool;
 #[cfg(feature = "mcp-client")]

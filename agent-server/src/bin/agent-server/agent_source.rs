@@ -75,14 +75,12 @@ impl AgentSource {
             Self::File(file) => {
                 let mcp_servers = McpServers::connect(&file.mcp_servers)
                     .await
-                    .map_err(anyhow::Error::msg)
                     .context("connecting the agent file's MCP servers")?;
                 let builder = mcp_servers
                     .add_tools(
                         file.agent_builder(model, config.clock(), config.agent_config()),
                         file.tool_names(),
                     )
-                    .map_err(anyhow::Error::msg)
                     .context("offering the MCP servers' tools")?;
                 (builder, mcp_servers)
             }
