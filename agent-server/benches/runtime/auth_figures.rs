@@ -13,7 +13,7 @@ use agent_testkit::{OpenIdProvider, TEST_AUDIENCE, serve_on_own_runtime};
 
 use crate::bedrock_path_figures::stand_in_router;
 use crate::binary::{Binary, Model};
-use crate::load::{client_runtime, invoke_new_sessions_as};
+use crate::load::{client_runtime, invoke_new_sessions_for};
 
 const CLIENTS: usize = 8;
 const ROUNDS: usize = 5;
@@ -75,7 +75,7 @@ pub(crate) fn auth() {
 async fn invoke_for(server: SocketAddr, round: usize, slot: usize, bearer: Option<&str>) -> usize {
     let sessions = format!("auth-{round}-{slot}");
     let prompt = Model::Bedrock("").prompt();
-    invoke_new_sessions_as(server, CLIENTS, MEASURE, prompt, &sessions, None, bearer).await
+    invoke_new_sessions_for(server, CLIENTS, MEASURE, prompt, &sessions, None, bearer).await
 }
 
 /// µs per verification of distinct tokens, none of them cached, signed ahead.

@@ -171,6 +171,7 @@ async fn invoke_for(server: SocketAddr, round: usize, duration: Duration) -> usi
         PROMPT,
         &sessions,
         Some(EXPECTED_ANSWER),
+        None,
     )
     .await
 }

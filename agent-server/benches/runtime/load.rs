@@ -44,19 +44,8 @@ where
 /// on a new session whose id starts with `sessions`; returns how many were answered. Anything
 /// but a 200 — or, with `expected`, any other body — stops the bench, so only complete, correct
 /// invocations count.
+/// Every request carries `bearer` (a token) when given.
 pub(crate) async fn invoke_new_sessions_for(
-    server: SocketAddr,
-    clients: usize,
-    duration: Duration,
-    prompt: &str,
-    sessions: &str,
-    expected: Option<&'static str>,
-) -> usize {
-    invoke_new_sessions_as(server, clients, duration, prompt, sessions, expected, None).await
-}
-
-/// As [`invoke_new_sessions_for`], every request carrying `bearer` (a token) when given.
-pub(crate) async fn invoke_new_sessions_as(
     server: SocketAddr,
     clients: usize,
     duration: Duration,

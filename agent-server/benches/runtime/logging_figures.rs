@@ -40,6 +40,7 @@ pub(crate) fn logging() {
                 Model::Replay.prompt(),
                 &sessions,
                 None,
+                None,
             ));
             let cpu = (server.cpu() - before).as_secs_f64() * 1e6 / served as f64;
             figures[slot] = (served as f64 / MEASURE.as_secs_f64(), cpu);

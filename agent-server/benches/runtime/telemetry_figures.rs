@@ -134,7 +134,16 @@ impl Export {
 /// returns how many were answered 200.
 async fn invoke_for(server: SocketAddr, model: Model<'_>, round: usize, slot: usize) -> usize {
     let sessions = format!("otel-{round}-{slot}");
-    invoke_new_sessions_for(server, CLIENTS, MEASURE, model.prompt(), &sessions, None).await
+    invoke_new_sessions_for(
+        server,
+        CLIENTS,
+        MEASURE,
+        model.prompt(),
+        &sessions,
+        None,
+        None,
+    )
+    .await
 }
 
 /// The floor, from a fresh process exporting to `collector`: µs of CPU per invocation's spans.

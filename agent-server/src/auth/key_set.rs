@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use agent_core::sync::{read, write};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -91,14 +91,7 @@ fn published_key(jwk: &Jwk) -> Option<PublishedKey> {
         return None;
     }
     let by_type: &[Algorithm] = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => &[
-            Algorithm::RS256,
-            Algorithm::RS384,
-            Algorithm::RS512,
-            Algorithm::PS256,
-            Algorithm::PS384,
-            Algorithm::PS512,
-        ],
+        AlgorithmParameters::RSA(_) => AlgorithmFamily::Rsa.algorithms(),
         AlgorithmParameters::EllipticCurve(params) => match params.curve {
             EllipticCurve::P256 => &[Algorithm::ES256],
             EllipticCurve::P384 => &[Algorithm::ES384],

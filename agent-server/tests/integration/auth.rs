@@ -262,13 +262,10 @@ async fn a_cognito_access_token_without_aud_passes_on_its_client_id_and_other_al
     let mut access = provider.claims_for("2");
     access.as_object_mut().unwrap().remove("aud");
     access["token_use"] = json!("access");
-    let reply = invoke_as(
-        &server,
-        Some(&provider.sign(&access)),
-        "cognito",
-        json!({"prompt": "hi"}),
-    )
-    .await;
+    let ask = async |token: String| {
+        invoke_as(&server, Some(&token), "cognito", json!({"prompt": "hi"})).await
+    };
+    let reply = ask(provider.sign(&access)).await;
     assert_eq!(
         reply.status,
         200,
@@ -276,25 +273,13 @@ async fn a_cognito_access_token_without_aud_passes_on_its_client_id_and_other_al
         reply.json()
     );
     access["client_id"] = json!("another-client");
-    let reply = invoke_as(
-        &server,
-        Some(&provider.sign(&access)),
-        "cognito",
-        json!({"prompt": "hi"}),
-    )
-    .await;
+    let reply = ask(provider.sign(&access)).await;
     assert_eq!(reply.status, 401);
     assert_eq!(
         reply.json()["details"],
         "the token is not for an allowed audience"
     );
-    let reply = invoke_as(
-        &server,
-        Some(&ed.sign(&provider.claims_for("2"))),
-        "cognito",
-        json!({"prompt": "hi"}),
-    )
-    .await;
+    let reply = ask(ed.sign(&provider.claims_for("2"))).await;
     assert_eq!(reply.status, 200, "EdDSA");
     assert_eq!(
         reply.text(),
