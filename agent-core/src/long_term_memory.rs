@@ -153,14 +153,19 @@ impl Recall for LongTermMemory {
     fn timeout(&self) -> Duration {
         self.config.timeout
     }
+}
 
-    fn describe(&self) -> String {
-        format!(
-            "{}, namespaces {:?}, top {}, score ≥ {}",
-            self.memory.describe(),
-            self.config.namespaces,
-            self.config.top_k,
-            self.config.min_score
-        )
+impl std::fmt::Display for LongTermMemory {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = {
+            format!(
+                "{}, namespaces {:?}, top {}, score ≥ {}",
+                self.memory.describe(),
+                self.config.namespaces,
+                self.config.top_k,
+                self.config.min_score
+            )
+        };
+        formatter.write_str(&text)
     }
 }

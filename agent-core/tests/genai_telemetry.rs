@@ -78,16 +78,19 @@ struct Named(&'static str, ScriptedModel);
 
 #[async_trait]
 impl Model for Named {
-    fn describe(&self) -> String {
-        self.0.into()
-    }
-
     fn model_id(&self) -> Option<&str> {
         Some(self.0)
     }
 
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         self.1.converse(request).await
+    }
+}
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { self.0.into() };
+        formatter.write_str(&text)
     }
 }
 

@@ -82,10 +82,6 @@ impl Model for RecordingModel {
         self.inner.model_id()
     }
 
-    fn describe(&self) -> String {
-        format!("recording {}", self.inner.describe())
-    }
-
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         let started = Instant::now();
         let response = self.inner.converse(request).await?;
@@ -107,6 +103,13 @@ impl Model for RecordingModel {
                 Err(_) => {}
             })
             .boxed()
+    }
+}
+
+impl std::fmt::Display for RecordingModel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { format!("recording {}", self.inner) };
+        formatter.write_str(&text)
     }
 }
 

@@ -17,8 +17,10 @@ use crate::session::SessionKey;
 pub const DEFAULT_RECALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A source of long-term memories.
+///
+/// Its `Display` form says where memories come from, for the start-up log.
 #[async_trait]
-pub trait Recall: Send + Sync + 'static {
+pub trait Recall: Send + Sync + 'static + std::fmt::Display {
     /// The memories relevant to `query`, most relevant first; empty when none are.
     async fn recall(&self, query: RecallQuery<'_>) -> Result<Vec<String>, RecallError>;
 
@@ -26,9 +28,6 @@ pub trait Recall: Send + Sync + 'static {
     fn timeout(&self) -> Duration {
         DEFAULT_RECALL_TIMEOUT
     }
-
-    /// What is searched, for the start-up log; never contains a secret.
-    fn describe(&self) -> String;
 }
 
 /// What a turn recalls for.

@@ -92,14 +92,6 @@ impl Model for BedrockModel {
         Some(&self.model_id)
     }
 
-    fn describe(&self) -> String {
-        format!(
-            "bedrock:{} (region {})",
-            self.model_id,
-            self.region().unwrap_or_else(|| "not configured".into())
-        )
-    }
-
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         let parts = RequestParts::of(&request, &self.tool_configs)?;
         let output = self
@@ -131,6 +123,19 @@ impl Model for BedrockModel {
             Err(error) => StreamState::Failed(error),
         };
         futures::stream::unfold(start, next_stream_event).boxed()
+    }
+}
+
+impl std::fmt::Display for BedrockModel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = {
+            format!(
+                "bedrock:{} (region {})",
+                self.model_id,
+                self.region().unwrap_or_else(|| "not configured".into())
+            )
+        };
+        formatter.write_str(&text)
     }
 }
 

@@ -22,11 +22,10 @@ use crate::message::Message;
 use crate::tool::ToolSpec;
 
 /// A chat model that answers a conversation, possibly by asking for tools.
+///
+/// Its `Display` form describes it for logs, such as `bedrock:us.anthropic.claude-sonnet-4-…`.
 #[async_trait]
-pub trait Model: Send + Sync {
-    /// A short description for logs, such as `bedrock:us.anthropic.claude-sonnet-4-…`.
-    fn describe(&self) -> String;
-
+pub trait Model: Send + Sync + std::fmt::Display {
     /// The model id requests are for (`gen_ai.request.model` in traces), when there is one.
     fn model_id(&self) -> Option<&str> {
         None
@@ -277,10 +276,6 @@ mod tests {
 
     #[async_trait]
     impl Model for Whole {
-        fn describe(&self) -> String {
-            "whole".into()
-        }
-
         async fn converse(
             &self,
             request: ConverseRequest<'_>,
@@ -291,6 +286,13 @@ mod tests {
                 }),
                 _ => Ok(crate::scripted::text_response("all at once")),
             }
+        }
+    }
+
+    impl std::fmt::Display for Whole {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let text: String = { "whole".into() };
+            formatter.write_str(&text)
         }
     }
 

@@ -58,16 +58,19 @@ impl ScriptedModel {
 
 #[async_trait]
 impl Model for ScriptedModel {
-    fn describe(&self) -> String {
-        "scripted".into()
-    }
-
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         lock(&self.requests).push(request.messages.to_vec());
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
         (self.answer)(request.messages)
+    }
+}
+
+impl std::fmt::Display for ScriptedModel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "scripted".into() };
+        formatter.write_str(&text)
     }
 }
 

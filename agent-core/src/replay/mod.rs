@@ -366,10 +366,6 @@ impl Model for ReplayModel {
         self.model_id.as_deref()
     }
 
-    fn describe(&self) -> String {
-        format!("replay ({} recordings)", self.recordings.recordings().len())
-    }
-
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         self.recordings
             .answer(request.messages)
@@ -377,6 +373,14 @@ impl Model for ReplayModel {
             .map_err(|unmatched| ModelError::Rejected {
                 message: unmatched.to_string(),
             })
+    }
+}
+
+impl std::fmt::Display for ReplayModel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String =
+            { format!("replay ({} recordings)", self.recordings.recordings().len()) };
+        formatter.write_str(&text)
     }
 }
 

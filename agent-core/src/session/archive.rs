@@ -12,8 +12,10 @@ use crate::message::Message;
 use crate::session::{SessionError, SessionKey, SessionState};
 
 /// Where committed turns are kept for good.
+///
+/// Its `Display` form says where turns are kept, for the start-up log.
 #[async_trait]
-pub(crate) trait Archive: Send + Sync + 'static {
+pub(crate) trait Archive: Send + Sync + 'static + std::fmt::Display {
     /// The session as archived: empty when nothing was.
     async fn restore(
         &self,
@@ -32,9 +34,6 @@ pub(crate) trait Archive: Send + Sync + 'static {
         turn: &[Message],
         state: &SessionState,
     ) -> Result<ArchiveCursor, SessionError>;
-
-    /// Where the archive is, for the start-up log; never contains a secret.
-    fn describe(&self) -> String;
 }
 
 /// A session as restored from its archive.

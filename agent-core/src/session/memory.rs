@@ -205,16 +205,18 @@ impl SessionStore for MemorySessionStore {
     fn live_sessions(&self) -> Option<usize> {
         Some(self.len())
     }
+}
 
-    fn describe(&self) -> String {
-        let max = self.shared.config.max_sessions;
-        match &self.shared.archive {
-            Some(archive) => format!(
-                "{} (held in memory: at most {max} sessions)",
-                archive.describe()
-            ),
-            None => format!("memory (at most {max} sessions)"),
-        }
+impl std::fmt::Display for MemorySessionStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = {
+            let max = self.shared.config.max_sessions;
+            match &self.shared.archive {
+                Some(archive) => format!("{} (held in memory: at most {max} sessions)", archive),
+                None => format!("memory (at most {max} sessions)"),
+            }
+        };
+        formatter.write_str(&text)
     }
 }
 

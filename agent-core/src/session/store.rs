@@ -31,8 +31,11 @@ use crate::session::{DEFAULT_MAX_STATE_BYTES, SessionKey, SessionState};
 ///   without committing leaves both as they were;
 /// - a session ends [`SessionConfig::idle_timeout`] after its last turn or
 ///   [`SessionConfig::max_lifetime`] after its first commit, and its key then starts afresh.
+///
+/// Its `Display` form says where the sessions are kept, for the start-up log; it never holds a
+/// secret.
 #[async_trait]
-pub trait SessionStore: Send + Sync + 'static {
+pub trait SessionStore: Send + Sync + 'static + std::fmt::Display {
     /// Waits for exclusive use of the session `key`, then loads its history (empty if the
     /// session does not exist or has ended).
     async fn checkout(&self, key: &SessionKey) -> Result<SessionTurn, SessionError>;
@@ -44,9 +47,6 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The stored state of `key`, read without taking a turn; `None` when no live session has
     /// that key. For inspection, as [`SessionStore::history`].
     async fn state(&self, key: &SessionKey) -> Result<Option<SessionState>, SessionError>;
-
-    /// Where the sessions are kept, for the start-up log; never contains a secret.
-    fn describe(&self) -> String;
 
     /// How many sessions this process holds, for metrics; `None` for a store that holds them
     /// elsewhere.

@@ -149,10 +149,6 @@ struct FailsMidStream {
 
 #[async_trait]
 impl Model for FailsMidStream {
-    fn describe(&self) -> String {
-        "fails mid-stream".into()
-    }
-
     async fn converse(&self, _request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         unreachable!("this agent streams")
     }
@@ -173,6 +169,13 @@ impl Model for FailsMidStream {
             ])
             .boxed()
         }
+    }
+}
+
+impl std::fmt::Display for FailsMidStream {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "fails mid-stream".into() };
+        formatter.write_str(&text)
     }
 }
 
@@ -217,10 +220,6 @@ struct FallsSilent;
 
 #[async_trait]
 impl Model for FallsSilent {
-    fn describe(&self) -> String {
-        "falls silent".into()
-    }
-
     async fn converse(&self, _request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         unreachable!("this agent streams")
     }
@@ -229,6 +228,13 @@ impl Model for FallsSilent {
         stream::iter([Ok(ModelEvent::TextDelta("and then".into()))])
             .chain(stream::pending())
             .boxed()
+    }
+}
+
+impl std::fmt::Display for FallsSilent {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "falls silent".into() };
+        formatter.write_str(&text)
     }
 }
 
@@ -249,10 +255,6 @@ struct Endless(Arc<AtomicU32>);
 
 #[async_trait]
 impl Model for Endless {
-    fn describe(&self) -> String {
-        "endless".into()
-    }
-
     async fn converse(&self, _request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         unreachable!("this agent streams")
     }
@@ -268,6 +270,13 @@ impl Model for Endless {
             }
         })
         .boxed()
+    }
+}
+
+impl std::fmt::Display for Endless {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "endless".into() };
+        formatter.write_str(&text)
     }
 }
 

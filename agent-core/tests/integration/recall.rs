@@ -30,9 +30,12 @@ impl Recall for FixedRecall {
     fn timeout(&self) -> Duration {
         Duration::from_millis(100)
     }
+}
 
-    fn describe(&self) -> String {
-        "fixed".into()
+impl std::fmt::Display for FixedRecall {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "fixed".into() };
+        formatter.write_str(&text)
     }
 }
 

@@ -42,10 +42,6 @@ impl Recording {
 
 #[async_trait]
 impl Model for Recording {
-    fn describe(&self) -> String {
-        "recording".into()
-    }
-
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         self.seen.lock().unwrap().push((
             request.messages.to_vec(),
@@ -53,6 +49,13 @@ impl Model for Recording {
             request.forced_tool.map(str::to_owned),
         ));
         Ok(self.answers.lock().unwrap().pop().expect("an answer left"))
+    }
+}
+
+impl std::fmt::Display for Recording {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "recording".into() };
+        formatter.write_str(&text)
     }
 }
 

@@ -20,10 +20,6 @@ pub(crate) struct InstantModel;
 
 #[async_trait]
 impl Model for InstantModel {
-    fn describe(&self) -> String {
-        "instant".into()
-    }
-
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         let last = request.messages.last().expect("a request has messages");
         let (content, stop_reason) = if last.tool_results().next().is_some() {
@@ -57,6 +53,13 @@ impl Model for InstantModel {
             stop_reason,
             usage: Usage::default(),
         })
+    }
+}
+
+impl std::fmt::Display for InstantModel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "instant".into() };
+        formatter.write_str(&text)
     }
 }
 

@@ -73,10 +73,6 @@ struct StampingModel(Arc<Mutex<HashMap<String, Instant>>>);
 
 #[async_trait]
 impl Model for StampingModel {
-    fn describe(&self) -> String {
-        "stamping".into()
-    }
-
     async fn converse(&self, _request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         unreachable!("the bench's agent streams")
     }
@@ -111,6 +107,13 @@ impl Model for StampingModel {
             }
         })
         .boxed()
+    }
+}
+
+impl std::fmt::Display for StampingModel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "stamping".into() };
+        formatter.write_str(&text)
     }
 }
 

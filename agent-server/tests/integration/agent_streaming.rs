@@ -147,10 +147,6 @@ struct StartsThenHangs;
 
 #[async_trait]
 impl Model for StartsThenHangs {
-    fn describe(&self) -> String {
-        "starts then hangs".into()
-    }
-
     async fn converse(&self, _request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         unreachable!("this agent streams")
     }
@@ -168,6 +164,13 @@ impl Model for StartsThenHangs {
             let answer = text_response(&format!("{} messages", request.messages.len()));
             futures::stream::iter([Ok(ModelEvent::Completed(answer))]).boxed()
         }
+    }
+}
+
+impl std::fmt::Display for StartsThenHangs {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "starts then hangs".into() };
+        formatter.write_str(&text)
     }
 }
 

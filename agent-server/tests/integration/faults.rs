@@ -209,16 +209,19 @@ struct Switch {
 
 #[async_trait]
 impl Model for Switch {
-    fn describe(&self) -> String {
-        "switch".into()
-    }
-
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         if self.refuse.load(Ordering::SeqCst) {
             self.dead.converse(request).await
         } else {
             self.live.converse(request).await
         }
+    }
+}
+
+impl std::fmt::Display for Switch {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "switch".into() };
+        formatter.write_str(&text)
     }
 }
 

@@ -48,10 +48,6 @@ struct CountingModel;
 
 #[async_trait]
 impl Model for CountingModel {
-    fn describe(&self) -> String {
-        "counting".into()
-    }
-
     async fn converse(&self, request: ConverseRequest<'_>) -> Result<ModelResponse, ModelError> {
         let last = request.messages.last().expect("a request has messages");
         if last.tool_results().next().is_none() {
@@ -74,6 +70,13 @@ impl Model for CountingModel {
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
         Ok(text_response("counted"))
+    }
+}
+
+impl std::fmt::Display for CountingModel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "counting".into() };
+        formatter.write_str(&text)
     }
 }
 

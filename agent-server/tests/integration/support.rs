@@ -248,10 +248,6 @@ impl GatedModel {
 
 #[async_trait::async_trait]
 impl agent_core::Model for GatedModel {
-    fn describe(&self) -> String {
-        "gated".into()
-    }
-
     async fn converse(
         &self,
         request: agent_core::ConverseRequest<'_>,
@@ -260,6 +256,13 @@ impl agent_core::Model for GatedModel {
         self.release.acquire().await.unwrap().forget();
         let text = format!("{} messages", request.messages.len());
         Ok(agent_core::scripted::text_response(&text))
+    }
+}
+
+impl std::fmt::Display for GatedModel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { "gated".into() };
+        formatter.write_str(&text)
     }
 }
 

@@ -119,9 +119,12 @@ impl Archive for MemoryEvents {
             })?;
         Ok(ArchiveCursor(at_ms))
     }
+}
 
-    fn describe(&self) -> String {
-        self.memory.describe()
+impl std::fmt::Display for MemoryEvents {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { self.memory.describe() };
+        formatter.write_str(&text)
     }
 }
 

@@ -73,11 +73,14 @@ impl SessionStore for AgentCoreMemorySessionStore {
         self.sessions.state(key).await
     }
 
-    fn describe(&self) -> String {
-        self.sessions.describe()
-    }
-
     fn live_sessions(&self) -> Option<usize> {
         self.sessions.live_sessions()
+    }
+}
+
+impl std::fmt::Display for AgentCoreMemorySessionStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = { self.sessions.to_string() };
+        formatter.write_str(&text)
     }
 }

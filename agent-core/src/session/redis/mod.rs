@@ -219,12 +219,17 @@ impl SessionStore for RedisSessionStore {
         let max_state_bytes = self.link.sessions.max_state_bytes;
         Ok(stored.map(|stored| SessionState::from_values(stored.state, max_state_bytes)))
     }
+}
 
-    fn describe(&self) -> String {
-        format!(
-            "{} (keys under {:?})",
-            self.link.address, self.link.options.key_prefix
-        )
+impl std::fmt::Display for RedisSessionStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: String = {
+            format!(
+                "{} (keys under {:?})",
+                self.link.address, self.link.options.key_prefix
+            )
+        };
+        formatter.write_str(&text)
     }
 }
 

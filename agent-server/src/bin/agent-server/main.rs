@@ -7,7 +7,6 @@ mod resident;
 mod startup;
 mod store_spec;
 
-use agent_core::Recall;
 use agent_server::shutdown_signal;
 use anyhow::Context;
 use clap::Parser;
@@ -36,10 +35,10 @@ async fn main() -> anyhow::Result<()> {
         .long_term_memory(source.long_term_memory(), store_memory.as_ref())
         .await)
         .context("configuring long-term memory")?;
-    let (model_name, store_name) = (model.describe(), store.describe());
+    let (model_name, store_name) = (model.to_string(), store.to_string());
     let recall_name = recall
         .as_ref()
-        .map_or_else(|| "off".to_owned(), Recall::describe);
+        .map_or_else(|| "off".to_owned(), ToString::to_string);
     let built = source.build(&config, model, store.clone(), recall).await?;
     let app = startup::configure(built.app, &config, edge, telemetry.as_ref(), store).await?;
     let address = format!("{}:{}", config.host, config.port);
