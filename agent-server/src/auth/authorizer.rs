@@ -155,30 +155,29 @@ impl Authorizer {
 
     /// The token's claims once its algorithm, signature, `exp`, `nbf` and `iss` hold.
     async fn verified_claims(&self, token: &str) -> Result<Map<String, Value>, TokenRejection> {
-        // The algorithm is judged from the header's own text first, so `none` — which the
-        // library cannot even represent — is named as the refusal it is.
-        let named = header_algorithm(token).ok_or(TokenRejection::Malformed)?;
-        if !ASYMMETRIC
-            .iter()
-            .any(|algorithm| format!("{algorithm:?}") == named)
-        {
-            return Err(TokenRejection::Algorithm(named));
-        }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+        // The header is read here, once, from its own text, so `none` — which the library
+        // cannot even represent — is named as the refusal it is.
+        let header = TokenHeader::of(token).ok_or(TokenRejection::Malformed)?;
+        let algorithm = header
+            .alg
+            .parse::<Algorithm>()
+            .ok()
+            .filter(|algorithm| ASYMMETRIC.contains(algorithm))
+            .ok_or_else(|| TokenRejection::Algorithm(printable(&header.alg)))?;
         let keys = self.inner.keys.keys_for(header.kid.as_deref()).await;
         if keys.is_empty() {
             return Err(TokenRejection::UnknownKey);
         }
-        let mut validation = Validation::new(header.alg);
+        let mut validation = Validation::new(algorithm);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         validation.validate_aud = false; // checked below, with Cognito's rule
         validation.set_issuer(&[&self.inner.issuer]);
         validation.set_required_spec_claims(&["exp", "iss"]);
-        let mut rejection = TokenRejection::Algorithm(format!("{:?}", header.alg));
+        let mut rejection = TokenRejection::Algorithm(printable(&header.alg));
         for published in keys
             .iter()
-            .filter(|key| key.algorithms.contains(&header.alg))
+            .filter(|key| key.algorithms.contains(&algorithm))
         {
             match jsonwebtoken::decode::<Map<String, Value>>(token, &published.key, &validation) {
                 Ok(data) => return Ok(data.claims),
@@ -229,23 +228,31 @@ impl Inner {
     }
 }
 
-/// The `alg` a token's header names, read without trusting anything else of it.
-fn header_algorithm(token: &str) -> Option<String> {
-    use base64::Engine;
-    let encoded = token.split('.').next()?;
-    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(encoded)
-        .ok()?;
-    let header: Value = serde_json::from_slice(&header).ok()?;
-    let named = header.get("alg")?.as_str()?;
-    // Only printable ASCII goes into a challenge's description.
-    Some(
-        named
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(16)
-            .collect(),
-    )
+/// What a token's header says, read without trusting anything else of it.
+#[derive(serde::Deserialize)]
+struct TokenHeader {
+    alg: String,
+    kid: Option<String>,
+}
+
+impl TokenHeader {
+    fn of(token: &str) -> Option<Self> {
+        use base64::Engine;
+        let encoded = token.split('.').next()?;
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded)
+            .ok()?;
+        serde_json::from_slice(&header).ok()
+    }
+}
+
+/// An algorithm's name as a challenge's description may carry it: printable ASCII, short.
+fn printable(named: &str) -> String {
+    named
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(16)
+        .collect()
 }
 
 /// What a failed check of `jsonwebtoken` means to the caller.

@@ -62,6 +62,13 @@ impl Default for RedisOptions {
 #[error("invalid Redis URL: {0}")]
 pub struct InvalidRedisUrl(String);
 
+/// `url` as the redis crate reads it: `redis://`, `rediss://`, `valkey://`, `valkeys://` and the
+/// Unix-socket forms.
+fn connection_info(url: &str) -> Result<redis::ConnectionInfo, InvalidRedisUrl> {
+    redis::IntoConnectionInfo::into_connection_info(url)
+        .map_err(|error| InvalidRedisUrl(error.to_string()))
+}
+
 /// Handle to sessions kept in Redis; cheap to clone.
 #[derive(Clone)]
 pub struct RedisSessionStore {
@@ -78,6 +85,12 @@ struct Link {
 }
 
 impl RedisSessionStore {
+    /// Checks `url` as [`RedisSessionStore::open`] reads it, without connecting: for a
+    /// configuration read at start-up, so a bad URL is refused where it was given.
+    pub fn check_url(url: &str) -> Result<(), InvalidRedisUrl> {
+        connection_info(url).map(drop)
+    }
+
     /// A store on `url` (`redis://[user:password@]host:port[/db]`, or `rediss://` for TLS).
     ///
     /// Connects lazily and reconnects by itself: the server starts while Redis is down, answers
@@ -88,7 +101,7 @@ impl RedisSessionStore {
         options: RedisOptions,
     ) -> Result<Self, InvalidRedisUrl> {
         let invalid = |error: redis::RedisError| InvalidRedisUrl(error.to_string());
-        let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(invalid)?;
+        let info = connection_info(url)?;
         // Small commands from many invocations share one connection: without TCP_NODELAY each
         // can wait for the ACK of the one before (Nagle's algorithm).
         let info = info.set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));

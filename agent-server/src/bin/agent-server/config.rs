@@ -15,7 +15,7 @@ use agent_core::{AgentConfig, Model, RetryPolicy, SlidingWindow};
 use agent_tools::Clock;
 use clap::{Parser, ValueEnum};
 
-use crate::store_spec::{StoreChoice, StoreSpec};
+use crate::store_spec::{StoreChoice, StoreSpec, StoreSpecParser};
 
 use agent_server::agent_file::LongTermMemorySection;
 use agent_server::{DEFAULT_MAX_BODY_BYTES, EdgeConfig};
@@ -63,7 +63,8 @@ pub(crate) struct ServerConfig {
         long,
         env = "AGENT_SERVER_SESSION_STORE",
         value_name = "memory|URL|agentcore-memory:ID",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = StoreSpecParser
     )]
     pub session_store: Option<StoreSpec>,
     /// The memory the AgentCore starter toolkit configured for this runtime.

@@ -4,13 +4,10 @@
 
 use std::str::FromStr;
 
-use agent_core::session::MemoryId;
+use agent_core::session::{MemoryId, RedisSessionStore};
 
 /// How `--session-store` names an AgentCore Memory.
 const AGENTCORE_MEMORY_SCHEME: &str = "agentcore-memory:";
-
-/// The schemes the redis crate connects to: TCP, TLS, and a Unix socket.
-const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
 
 /// A session store, as named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,13 +33,39 @@ impl FromStr for StoreSpec {
                 .map(Self::AgentCoreMemory)
                 .map_err(|error| error.to_string());
         }
-        if REDIS_SCHEMES.iter().any(|scheme| text.starts_with(scheme)) {
-            return Ok(Self::Redis(text.to_owned()));
-        }
-        Err(format!(
-            "expected `memory`, a Redis URL ({}) or `{AGENTCORE_MEMORY_SCHEME}<memory id or ARN>`",
-            REDIS_SCHEMES.join(", ")
-        ))
+        // Anything else is a Redis URL, read by the redis crate's own parser.
+        RedisSessionStore::check_url(text)
+            .map(|()| Self::Redis(text.to_owned()))
+            .map_err(|error| {
+                format!(
+                    "expected `memory`, a Redis URL (redis://, rediss://, valkey://, unix://…) or `{AGENTCORE_MEMORY_SCHEME}<memory id or ARN>`: {error}"
+                )
+            })
+    }
+}
+
+/// `--session-store`'s parser: [`StoreSpec::from_str`], its refusal told without the value, so
+/// a Redis URL's password never reaches the terminal or a log (clap's own message repeats it).
+#[derive(Clone)]
+pub(crate) struct StoreSpecParser;
+
+impl clap::builder::TypedValueParser for StoreSpecParser {
+    type Value = StoreSpec;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        _argument: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<StoreSpec, clap::Error> {
+        let refuse = |problem: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for --session-store: {problem}\n"),
+            )
+        };
+        let text = value.to_str().ok_or_else(|| refuse("not UTF-8".into()))?;
+        text.parse().map_err(refuse)
     }
 }
 
@@ -107,5 +130,20 @@ mod tests {
                 .contains("expected `memory`")
         );
         assert!("http://redis:6379".parse::<StoreSpec>().is_err());
+    }
+
+    #[test]
+    fn a_refused_url_is_never_repeated() {
+        use clap::builder::TypedValueParser;
+        let command = clap::Command::new("agent-server");
+        let value = std::ffi::OsStr::new("rediss://user:hunter2@host:notaport");
+        let error = StoreSpecParser
+            .parse_ref(&command, None, value)
+            .unwrap_err();
+        let shown = error.to_string();
+        assert!(
+            shown.contains("--session-store") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }
